@@ -1,0 +1,51 @@
+# ldapsync — the two commands a newcomer needs are `make dev` and `make test`.
+# Both install what is missing first (Debian: slapd, ldap-utils).
+
+GO       ?= go
+DEBS     := slapd ldap-utils
+BIN      := bin/ldapsync
+# sudo when not root; CI and containers run as root.
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build dev test bench vet fmt clean
+
+all: build
+
+## deps: install the Debian packages the tests and `make dev` need, if missing.
+deps:
+	@missing=""; \
+	for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+## build: build bin/ldapsync.
+build:
+	$(GO) build -o $(BIN) ./cmd/ldapsync
+
+## dev: start a throwaway slapd on loopback, load the example personnel, run the daemon in the foreground.
+dev: deps build
+	$(GO) run ./cmd/ldapsync-dev -ldapsync $(BIN)
+
+## test: every test, the integration tests against a real slapd included.
+test: deps vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: run the benchmarks (see BENCHMARKS.md).
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

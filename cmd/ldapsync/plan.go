@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/ldapsync/ldapsync/sync"
+)
+
+func init() {
+	register(&command{
+		name: "plan",
+		args: "FILE...",
+		summary: "Print what applying personnel files would do to the directory, and change nothing " +
+			"(no directory write, no journal, no letter). Exits 1 if any row was rejected.",
+		run: func(ctx context.Context, a *app, fs *flag.FlagSet, args []string) int {
+			c := a.commonFlags(fs)
+			output := fs.String("output", "table", "output format: table, or json (one object a line)")
+			if code := a.parse(fs, args); code >= 0 {
+				return code
+			}
+			if fs.NArg() == 0 || (*output != "table" && *output != "json") {
+				fs.Usage()
+				return exitUsage
+			}
+			l, log, now, err := a.setup(c)
+			if err != nil {
+				return a.fail(exitUsage, "%v", err)
+			}
+			code := exitOK
+			var entries []sync.Entry
+			for _, path := range fs.Args() {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					return a.fail(exitFailure, "%v", err)
+				}
+				b, err := sync.Parse(path, data, sync.SourceInbox, l.Rules, now())
+				var fe *sync.FileError
+				if errors.As(err, &fe) {
+					fmt.Fprintln(a.stderr, err)
+					code = exitFailure
+					continue
+				}
+				for _, w := range b.Warnings {
+					fmt.Fprintf(a.stderr, "%s: warning: %s\n", path, w)
+				}
+				for _, r := range b.Rejected {
+					fmt.Fprintln(a.stderr, r.Error())
+					code = exitFailure
+				}
+				for _, ev := range b.Events {
+					entries = append(entries, sync.Entry{Seq: uint64(len(entries) + 1), Event: ev, Status: sync.Pending})
+				}
+			}
+			dir, err := dial(ctx, l.Cfg.Directory, log, false)
+			if err != nil {
+				return a.fail(exitFailure, "%v", err)
+			}
+			defer dir.Close()
+			snap, err := dir.Snapshot(ctx)
+			if err != nil {
+				return a.fail(exitFailure, "%v", err)
+			}
+			planner := &sync.Planner{Rules: l.Rules, PersonDN: l.Cfg.Directory.PersonDN}
+			plan := planner.Plan(entries, snap, now())
+			if *output == "json" {
+				err = plan.WriteJSON(a.stdout)
+			} else {
+				err = plan.WriteTable(a.stdout)
+				if err == nil {
+					fmt.Fprintf(a.stdout, "\n%d operations planned. Nothing was changed.\n", len(plan.Ops))
+				}
+			}
+			if err != nil {
+				return a.fail(exitFailure, "%v", err)
+			}
+			return code
+		},
+	})
+}

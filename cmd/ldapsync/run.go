@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"flag"
+
+	"github.com/ldapsync/ldapsync/sync"
+)
+
+func init() {
+	register(&command{
+		name:    "run",
+		summary: "Run the daemon: watch the inbox and keep the directory in step until SIGINT or SIGTERM.",
+		run: func(ctx context.Context, a *app, fs *flag.FlagSet, args []string) int {
+			c := a.commonFlags(fs)
+			if code := a.parse(fs, args); code >= 0 {
+				return code
+			}
+			if fs.NArg() > 0 {
+				fs.Usage()
+				return exitUsage
+			}
+			l, log, now, err := a.setup(c)
+			if err != nil {
+				return a.fail(exitUsage, "%v", err)
+			}
+			log.Info().Str("version", buildVersion()).Str("config", l.Path).Str("directory", l.Cfg.Directory.URL).Msg("ldapsync starting")
+			dir, err := dial(ctx, l.Cfg.Directory, log, true)
+			if err != nil {
+				if ctx.Err() != nil {
+					return exitOK
+				}
+				return a.fail(exitFailure, "%v", err)
+			}
+			defer dir.Close()
+			eng, err := sync.Open(sync.Options{
+				Config: l.Cfg.Sync, Rules: l.Rules, Directory: dir, PersonDN: l.Cfg.Directory.PersonDN,
+				Now: now, Log: log.With().Str("component", "sync").Logger(),
+			})
+			if err != nil {
+				return a.fail(exitFailure, "%v", err)
+			}
+			defer eng.Close()
+			if err := eng.Run(ctx); err != nil {
+				log.Error().Err(err).Msg("daemon stopped")
+				return exitFailure
+			}
+			log.Info().Msg("ldapsync stopped")
+			return exitOK
+		},
+	})
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"github.com/ldapsync/ldapsync/directory"
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+// common holds the flags the commands that touch the directory share.
+type common struct {
+	config *string
+	level  *string
+	format *string
+	now    *string
+}
+
+func (a *app) commonFlags(fs *flag.FlagSet) *common {
+	return &common{
+		config: a.configFlag(fs),
+		level:  fs.String("log-level", "", "log level: trace, debug, info, warn, error (overrides log.level)"),
+		format: fs.String("log-format", "", "log format: auto, json, console (overrides log.format)"),
+		now: fs.String("now", "", "pretend the time is this (RFC 3339, or YYYY-MM-DD for 00:00 in rules.timezone); "+
+			"the clock runs on from there. For tests and rehearsals of deadlines"),
+	}
+}
+
+// setup loads the config and builds the logger and the clock.
+func (a *app) setup(c *common) (*loaded, zerolog.Logger, func() time.Time, error) {
+	l, err := loadConfig(*c.config)
+	if err != nil {
+		return nil, zerolog.Nop(), nil, err
+	}
+	lc := l.Cfg.Log
+	if *c.level != "" {
+		lc.Level = *c.level
+	}
+	if *c.format != "" {
+		lc.Format = *c.format
+	}
+	if errs := lc.validate("log"); len(errs) > 0 {
+		return nil, zerolog.Nop(), nil, errs
+	}
+	log := a.logger(lc)
+	clock, err := parseClock(*c.now, l.Rules.Location, time.Now)
+	if err != nil {
+		return nil, log, nil, err
+	}
+	return l, log, clock, nil
+}
+
+func parseLevel(s string) (zerolog.Level, error) {
+	switch s {
+	case "trace", "debug", "info", "warn", "error":
+		return zerolog.ParseLevel(s)
+	}
+	return zerolog.NoLevel, fmt.Errorf("%q must be trace, debug, info, warn or error", s)
+}
+
+// logger builds the root logger: JSON lines by default (journald, files,
+// containers), the console writer on a terminal.
+func (a *app) logger(c LogConfig) zerolog.Logger {
+	w := a.stderr
+	console := c.Format == "console"
+	if c.Format == "auto" {
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			console = true
+		}
+	}
+	if console {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+	}
+	level, _ := parseLevel(c.Level) // validated with the config
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// parseClock returns the clock: real time, or, with --now, time that
+// starts at the given instant and runs on.
+func parseClock(s string, loc *time.Location, real func() time.Time) (func() time.Time, error) {
+	if s == "" {
+		return real, nil
+	}
+	var start time.Time
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		start = t
+	} else if d, derr := rules.ParseDate(s); derr == nil && !strings.Contains(s, "/") {
+		start = d.In(loc)
+	} else {
+		return nil, fmt.Errorf("--now %q: want RFC 3339 (2026-03-01T08:00:00+07:00) or YYYY-MM-DD", s)
+	}
+	offset := start.Sub(real())
+	return func() time.Time { return real().Add(offset) }, nil
+}
+
+// dial connects to the directory, retrying with back-off until ctx ends when
+// wait is set (a daemon may start before slapd does).
+func dial(ctx context.Context, cfg directory.Config, log zerolog.Logger, wait bool) (*directory.Client, error) {
+	backoff := time.Second
+	for {
+		c, err := directory.Dial(ctx, cfg, log.With().Str("component", "directory").Logger())
+		if err == nil || !wait {
+			return c, err
+		}
+		log.Error().Err(err).Dur("retry_in", backoff).Msg("cannot reach the directory")
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}

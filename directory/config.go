@@ -1,0 +1,202 @@
+package directory
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/ldapsync/ldapsync/directory/openldap"
+	"github.com/ldapsync/ldapsync/internal/field"
+	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+// Config is the "directory" section of the config file.
+type Config struct {
+	// URL of the server: ldap://host:port or ldaps://host:port. Required.
+	URL string `yaml:"url"`
+	// BaseDN is the suffix everything lives under. Default
+	// "dc=ninhthuan,dc=gov,dc=vn".
+	BaseDN string `yaml:"base_dn"`
+	// BindDN is the service account ldapsync binds as. Required.
+	BindDN string `yaml:"bind_dn"`
+	// BindPassword says where the service account's password is read from:
+	// {file: PATH} or {env: VAR}. Never inline. Required.
+	BindPassword secret.Source `yaml:"bind_password"`
+	// People, Units, Groups, Policies, Revoked are the RDNs, under BaseDN, of
+	// the containers. Defaults ou=people, ou=units, ou=groups, ou=policies,
+	// ou=revoked.
+	People   string `yaml:"people"`
+	Units    string `yaml:"units"`
+	Groups   string `yaml:"groups"`
+	Policies string `yaml:"policies"`
+	Revoked  string `yaml:"revoked"`
+	// ActiveGroup is the cn of the group every unlocked account belongs to,
+	// for applications that ignore ppolicy. Default "active".
+	ActiveGroup string `yaml:"active_group"`
+	// Timeout bounds each LDAP operation. Default 10s.
+	Timeout rules.Duration `yaml:"timeout"`
+}
+
+// DefaultPolicyCN is the cn of the password policy entry, under Policies,
+// that EnsureTree maintains and slapd applies by default.
+const DefaultPolicyCN = "default"
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		BaseDN:      "dc=ninhthuan,dc=gov,dc=vn",
+		People:      "ou=people",
+		Units:       "ou=units",
+		Groups:      "ou=groups",
+		Policies:    "ou=policies",
+		Revoked:     "ou=revoked",
+		ActiveGroup: "active",
+		Timeout:     rules.Duration(10 * time.Second),
+	}
+}
+
+// Validate reports every problem, each named under path.
+func (c Config) Validate(path string) field.List {
+	var errs field.List
+	if c.URL == "" {
+		errs.Add(field.Join(path, "url"), "required")
+	} else if _, _, err := c.endpoint(); err != nil {
+		errs.Add(field.Join(path, "url"), "%v", err)
+	}
+	checkDN := func(key, dn string) {
+		if dn == "" {
+			errs.Add(field.Join(path, key), "required")
+		} else if _, err := ldap.ParseDN(dn); err != nil {
+			errs.Add(field.Join(path, key), "%q is not a DN: %v", dn, err)
+		}
+	}
+	checkDN("base_dn", c.BaseDN)
+	checkDN("bind_dn", c.BindDN)
+	switch {
+	case c.BindPassword.IsZero():
+		errs.Add(field.Join(path, "bind_password"), "required: {file: PATH} or {env: VAR}")
+	case c.BindPassword.File != "" && c.BindPassword.Env != "":
+		errs.Add(field.Join(path, "bind_password"), "set either file or env, not both")
+	}
+	seen := map[string]string{}
+	for _, ct := range c.containers() {
+		p := field.Join(path, ct.key)
+		d, err := ldap.ParseDN(ct.rdn)
+		switch {
+		case ct.rdn == "":
+			errs.Add(p, "required")
+		case err != nil || len(d.RDNs) != 1 || len(d.RDNs[0].Attributes) != 1 || !strings.EqualFold(d.RDNs[0].Attributes[0].Type, "ou"):
+			errs.Add(p, "%q must be one RDN of the form ou=NAME", ct.rdn)
+		default:
+			k := strings.ToLower(d.RDNs[0].Attributes[0].Value)
+			if other, dup := seen[k]; dup {
+				errs.Add(p, "%q is also %s", ct.rdn, other)
+			}
+			seen[k] = ct.key
+		}
+	}
+	if c.ActiveGroup == "" {
+		errs.Add(field.Join(path, "active_group"), "required")
+	}
+	if c.Timeout <= 0 {
+		errs.Add(field.Join(path, "timeout"), "must be above 0")
+	}
+	return errs
+}
+
+type container struct{ key, rdn string }
+
+// containers lists the containers in the order EnsureTree creates them.
+func (c Config) containers() []container {
+	return []container{
+		{"people", c.People},
+		{"units", c.Units},
+		{"groups", c.Groups},
+		{"policies", c.Policies},
+		{"revoked", c.Revoked},
+	}
+}
+
+// endpoint returns the address to dial and whether the connection starts
+// with TLS.
+func (c Config) endpoint() (addr string, tls bool, err error) {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return "", false, fmt.Errorf("%q is not a URL", c.URL)
+	}
+	port := "389"
+	switch u.Scheme {
+	case "ldap":
+	case "ldaps":
+		port, tls = "636", true
+	default:
+		return "", false, fmt.Errorf("%q: scheme must be ldap or ldaps", c.URL)
+	}
+	if u.Hostname() == "" {
+		return "", false, fmt.Errorf("%q: host is missing", c.URL)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return "", false, fmt.Errorf("%q: want scheme://host[:port] only", c.URL)
+	}
+	if p := u.Port(); p != "" {
+		port = p
+	}
+	return net.JoinHostPort(u.Hostname(), port), tls, nil
+}
+
+// under returns the DN of rdn under BaseDN.
+func (c Config) under(rdn string) string { return rdn + "," + c.BaseDN }
+
+// rdn builds one RDN with value escaped as RFC 4514 requires. Every DN this
+// package builds from a value passes through here.
+func rdn(attr, value string) string { return attr + "=" + ldap.EscapeDN(value) }
+
+// PersonDN returns the DN of a personal account: uid=<uid>,<People>,<BaseDN>,
+// properly escaped. It never changes for the life of the account.
+func (c Config) PersonDN(uid string) string {
+	return rdn("uid", uid) + "," + c.under(c.People)
+}
+
+// GroupDN returns the DN of the group called cn (an application's name or
+// ActiveGroup): cn=<cn>,<Groups>,<BaseDN>.
+func (c Config) GroupDN(cn string) string {
+	return rdn("cn", cn) + "," + c.under(c.Groups)
+}
+
+// UnitDN returns the DN of u's entry: ou=<account> under its parent's entry,
+// the top units directly under Units.
+func (c Config) UnitDN(u *rules.Unit) string {
+	parent := c.under(c.Units)
+	if p := u.Parent(); p != nil {
+		parent = c.UnitDN(p)
+	}
+	return rdn("ou", u.Account()) + "," + parent
+}
+
+// DefaultPolicyDN returns the DN of the password policy entry slapd applies
+// by default: cn=default,<Policies>,<BaseDN>.
+func (c Config) DefaultPolicyDN() string {
+	return rdn("cn", DefaultPolicyCN) + "," + c.under(c.Policies)
+}
+
+// SetupParams returns the parameters to render the OpenLDAP setup files
+// (package openldap) for this configuration, for the database whose DN in
+// cn=config is database, such as "olcDatabase={1}mdb,cn=config".
+func (c Config) SetupParams(database string) openldap.Params {
+	return openldap.Params{
+		Suffix:        c.BaseDN,
+		Database:      database,
+		ServiceDN:     c.BindDN,
+		People:        c.under(c.People),
+		Units:         c.under(c.Units),
+		Groups:        c.under(c.Groups),
+		Policies:      c.under(c.Policies),
+		Revoked:       c.under(c.Revoked),
+		DefaultPolicy: c.DefaultPolicyDN(),
+	}
+}

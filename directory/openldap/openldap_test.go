@@ -1,0 +1,218 @@
+package openldap_test
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/rs/zerolog"
+
+	"github.com/ldapsync/ldapsync/directory"
+	"github.com/ldapsync/ldapsync/directory/openldap"
+	"github.com/ldapsync/ldapsync/directory/slapdtest"
+	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+func params() openldap.Params {
+	c := directory.DefaultConfig()
+	c.BindDN = "cn=ldapsync,ou=services," + c.BaseDN
+	return c.SetupParams("olcDatabase={1}mdb,cn=config")
+}
+
+func TestRender(t *testing.T) {
+	tests := []struct {
+		name      string
+		edit      func(*openldap.Params)
+		wantFiles []string
+		wantText  []string // in the concatenated output
+		wantErr   string
+	}{
+		{
+			name:      "defaults",
+			edit:      func(*openldap.Params) {},
+			wantFiles: []string{"10-modules.ldif", "30-schema.ldif", "40-overlays.ldif", "50-database.ldif"},
+			wantText: []string{
+				"dn: olcOverlay=ppolicy,olcDatabase={1}mdb,cn=config",
+				"olcPPolicyDefault: cn=default,ou=policies,dc=ninhthuan,dc=gov,dc=vn",
+				`by dn.exact="cn=ldapsync,ou=services,dc=ninhthuan,dc=gov,dc=vn" =w by self write by anonymous auth by * none`,
+				"olcLastBind: TRUE\n-\nadd: olcDbIndex",
+			},
+		},
+		{
+			name:      "argon2 and slapd 2.6",
+			edit:      func(p *openldap.Params) { p.Argon2, p.LastBindPrecision = true, 3600 },
+			wantFiles: []string{"10-modules.ldif", "20-argon2.ldif", "30-schema.ldif", "40-overlays.ldif", "50-database.ldif"},
+			wantText:  []string{"olcPasswordHash: {ARGON2}", "olcLastBind: TRUE\n-\nreplace: olcLastBindPrecision\nolcLastBindPrecision: 3600\n-\n"},
+		},
+		{
+			name:    "quote in a DN",
+			edit:    func(p *openldap.Params) { p.ServiceDN = `cn=a\"b,dc=x` },
+			wantErr: "service DN",
+		},
+		{
+			name:    "not a cn=config database",
+			edit:    func(p *openldap.Params) { p.Database = "dc=x" },
+			wantErr: "olcDatabase={N}TYPE,cn=config",
+		},
+		{
+			name:    "missing suffix",
+			edit:    func(p *openldap.Params) { p.Suffix = "" },
+			wantErr: "suffix: required",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := params()
+			tt.edit(&p)
+			files, err := openldap.Render(p)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			var all strings.Builder
+			for _, f := range files {
+				names = append(names, f.Name)
+				all.Write(f.Data)
+				if strings.Contains(string(f.Data), "{{") || strings.Contains(string(f.Data), "<no value>") {
+					t.Errorf("%s is not fully rendered", f.Name)
+				}
+			}
+			if strings.Join(names, " ") != strings.Join(tt.wantFiles, " ") {
+				t.Errorf("files %v, want %v", names, tt.wantFiles)
+			}
+			for _, w := range tt.wantText {
+				if !strings.Contains(all.String(), w) {
+					t.Errorf("rendered files lack %q", w)
+				}
+			}
+		})
+	}
+}
+
+// TestRender_accessRules checks, against a slapd set up with the rendered
+// files, what users and anonymous clients may do.
+func TestRender_accessRules(t *testing.T) {
+	srv := slapdtest.New(t, slapdtest.Options{})
+	cfg := srv.Config()
+	ctx := context.Background()
+	c, err := directory.Dial(ctx, cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, errs := rules.New(rules.DefaultConfig(), "rules")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if _, err := c.EnsureTree(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	users := map[string]string{"alice": "Al1ce#Passw0rd", "bob": "B0b#Passw0rdXy"}
+	for uid, pw := range users {
+		p := directory.Person{UID: uid, EmployeeID: "NV-" + uid, CN: uid, SN: uid, Mail: uid + "@ninhthuan.gov.vn"}
+		if err := c.CreatePerson(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetPassword(ctx, cfg.PersonDN(uid), secret.New(pw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice, bob := cfg.PersonDN("alice"), cfg.PersonDN("bob")
+	// The first login's password change clears pwdReset, which otherwise
+	// restricts alice's connection to changing her password.
+	if out, err := exec.Command("ldappasswd", "-x", "-H", srv.URL, "-D", alice, "-w", users["alice"], "-s", "Al1ce#Chosen99").CombinedOutput(); err != nil {
+		t.Fatalf("alice changes her first password: %v\n%s", err, out)
+	}
+	users["alice"] = "Al1ce#Chosen99"
+
+	dial := func(t *testing.T, dn, pw string) *ldap.Conn {
+		conn, err := ldap.DialURL(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		if dn != "" {
+			if err := conn.Bind(dn, pw); err != nil {
+				t.Fatalf("bind as %s: %v", dn, err)
+			}
+		}
+		return conn
+	}
+	read := func(conn *ldap.Conn, dn, attr string) ([]string, error) {
+		res, err := conn.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", []string{attr}, nil))
+		if err != nil {
+			return nil, err
+		}
+		if len(res.Entries) == 0 {
+			return nil, nil
+		}
+		return res.Entries[0].GetAttributeValues(attr), nil
+	}
+	modify := func(conn *ldap.Conn, dn, attr, value string) error {
+		m := ldap.NewModifyRequest(dn, nil)
+		m.Replace(attr, []string{value})
+		return conn.Modify(m)
+	}
+
+	tests := []struct {
+		name     string
+		as, pw   string // "" for anonymous
+		dn, attr string
+		write    string // value to write; "" to read
+		allowed  bool
+	}{
+		// The root rows show that the values the others must not see exist.
+		{"root reads a userPassword", srv.RootDN, srv.RootPassword, bob, "userPassword", "", true},
+		{"root reads a pwdHistory", srv.RootDN, srv.RootPassword, alice, "pwdHistory", "", true},
+		{"user reads another's mail", alice, users["alice"], bob, "mail", "", true},
+		{"user reads another's userPassword", alice, users["alice"], bob, "userPassword", "", false},
+		{"user reads own pwdHistory", alice, users["alice"], alice, "pwdHistory", "", false},
+		{"user writes own pwdAccountLockedTime", alice, users["alice"], alice, "pwdAccountLockedTime", "000001010000Z", false},
+		{"user writes own ldapsyncStatus", alice, users["alice"], alice, "ldapsyncStatus", "active", false},
+		{"user writes own mail", alice, users["alice"], alice, "mail", "x@example.org", false},
+		{"user writes another's userPassword", alice, users["alice"], bob, "userPassword", "Hij4ck#Passw0rd", false},
+		{"anonymous reads a person", "", "", bob, "cn", "", false},
+		{"anonymous reads a group", "", "", cfg.GroupDN("mail"), "member", "", false},
+		{"service writes pwdReset", cfg.BindDN, mustLoad(t, srv), bob, "pwdReset", "TRUE", true},
+		{"service reads userPassword", cfg.BindDN, mustLoad(t, srv), bob, "userPassword", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn := dial(t, tt.as, tt.pw)
+			if tt.write != "" {
+				err := modify(conn, tt.dn, tt.attr, tt.write)
+				switch {
+				case tt.allowed && err != nil:
+					t.Fatalf("write refused: %v", err)
+				case !tt.allowed && !ldap.IsErrorWithCode(err, ldap.LDAPResultInsufficientAccessRights):
+					t.Fatalf("write: %v, want insufficient access", err)
+				}
+				return
+			}
+			vals, err := read(conn, tt.dn, tt.attr)
+			if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+				t.Fatal(err)
+			}
+			if got := len(vals) > 0; got != tt.allowed {
+				t.Fatalf("read %s of %s: got %d values, allowed %v", tt.attr, tt.dn, len(vals), tt.allowed)
+			}
+		})
+	}
+}
+
+func mustLoad(t *testing.T, srv *slapdtest.Server) string {
+	pw, err := srv.ServicePassword()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pw.Reveal()
+}

@@ -1,0 +1,175 @@
+package slapdtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// alive reports whether a process with pid, or one in the group pgid when
+// group is set, exists.
+func alive(id int, group bool) bool {
+	if group {
+		id = -id
+	}
+	return !errors.Is(syscall.Kill(id, 0), syscall.ESRCH)
+}
+
+func TestServer_Stop(t *testing.T) {
+	begin := time.Now()
+	s := New(t, Options{})
+	t.Logf("harness started in %v", time.Since(begin))
+
+	pid := s.proc.cmd.Process.Pid
+	if !alive(pid, true) {
+		t.Fatalf("slapd (pid %d) is not running after New", pid)
+	}
+	out, err := exec.Command("ldapwhoami", "-x", "-H", s.URL, "-D", s.ServiceDN, "-y", s.ServicePasswordFile).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), s.ServiceDN) {
+		t.Fatalf("ldapwhoami as the service account: %v\n%s", err, out)
+	}
+	fi, err := os.Stat(s.ServicePasswordFile)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("service password file: %v, mode %v; want mode 0600", err, fi.Mode())
+	}
+	if len(strings.TrimPrefix(s.LDAPI, "ldapi://")) > 100 {
+		t.Errorf("ldapi socket path %q is too long for sun_path", s.LDAPI)
+	}
+
+	s.Stop()
+	if s.Running() {
+		t.Error("Running after Stop")
+	}
+	if alive(pid, true) {
+		t.Errorf("process group %d still has a process after Stop", pid)
+	}
+	s.Stop() // a second Stop, as t.Cleanup will do, is harmless
+}
+
+func TestStart_ownDir(t *testing.T) {
+	if Available() != nil {
+		New(t, Options{}) // skips, or fails under CI=true
+	}
+	s, err := Start(context.Background(), Options{BaseDN: "o=test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, sock := s.Dir, s.sockDir
+	if _, err := os.Stat(filepath.Join(dir, "slapd.d")); err != nil {
+		t.Fatalf("no configuration in %s: %v", dir, err)
+	}
+	s.Stop()
+	for _, d := range []string{dir, sock} {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left behind after Stop (err %v)", d, err)
+		}
+	}
+}
+
+func TestServer_Restart(t *testing.T) {
+	s := New(t, Options{})
+	whoami := func() error {
+		return exec.Command("ldapwhoami", "-x", "-H", s.URL, "-D", s.ServiceDN, "-y", s.ServicePasswordFile).Run()
+	}
+	tests := []struct {
+		name string
+		down func()
+		up   func(context.Context) error
+	}{
+		{"restart", func() {}, s.Restart},
+		{"kill and start again", s.Kill, s.StartAgain},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := s.proc.cmd.Process.Pid
+			tt.down()
+			begin := time.Now()
+			if err := tt.up(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("back up in %v", time.Since(begin))
+			if alive(old, true) {
+				t.Errorf("old slapd (pid %d) still running", old)
+			}
+			if err := whoami(); err != nil {
+				t.Errorf("service account cannot bind after %s: %v", tt.name, err)
+			}
+		})
+	}
+}
+
+func TestServer_Kill(t *testing.T) {
+	s := New(t, Options{})
+	s.Kill()
+	if s.Running() {
+		t.Fatal("Running after Kill")
+	}
+	err := exec.Command("ldapwhoami", "-x", "-H", s.URL, "-D", s.ServiceDN, "-y", s.ServicePasswordFile).Run()
+	if err == nil {
+		t.Fatal("a bind succeeded while slapd was killed")
+	}
+}
+
+// recorder is a testing.TB that records Fatalf and Skipf.
+type recorder struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (r *recorder) Helper()                      {}
+func (r *recorder) Fatalf(f string, args ...any) { r.fatal = fmt.Sprintf(f, args...) }
+func (r *recorder) Skipf(f string, args ...any)  { r.skip = fmt.Sprintf(f, args...) }
+
+func TestRequireInstalled(t *testing.T) {
+	missing := errors.New("slapdtest: OpenLDAP is not installed")
+	tests := []struct {
+		name       string
+		ci         string
+		err        error
+		fail, skip bool
+	}{
+		{"missing under CI", "true", missing, true, false},
+		{"missing elsewhere", "", missing, false, true},
+		{"missing, CI=false", "false", missing, false, true},
+		{"installed under CI", "true", nil, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("CI", tt.ci)
+			r := &recorder{TB: t}
+			requireInstalled(r, tt.err)
+			if (r.fatal != "") != tt.fail || (r.skip != "") != tt.skip {
+				t.Fatalf("fatal %q, skip %q; want fail %v, skip %v", r.fatal, r.skip, tt.fail, tt.skip)
+			}
+			if msg := r.fatal + r.skip; tt.err != nil && !strings.Contains(msg, "not installed") {
+				t.Errorf("message %q does not say what is missing", msg)
+			}
+		})
+	}
+}
+
+func TestStart_logFile(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "slapd.log")
+	s := New(t, Options{LogFile: log})
+	if err := exec.Command("ldapwhoami", "-x", "-H", s.URL, "-D", s.ServiceDN, "-y", s.ServicePasswordFile).Run(); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop() // flushes the log
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `BIND dn="`+s.ServiceDN+`"`) {
+		t.Errorf("log lacks the service account's bind:\n%.2000s", b)
+	}
+	if err := s.Restart(context.Background()); err == nil {
+		t.Error("Restart after Stop succeeded")
+	}
+}

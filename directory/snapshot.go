@@ -1,0 +1,229 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Person is a personal account as the directory holds it.
+type Person struct {
+	DN          string
+	UID         string
+	EmployeeID  string // employeeNumber
+	CN          string
+	SN          string
+	GivenName   string
+	DisplayName string
+	Mail        string
+	Unit        string // departmentNumber: the unit's account name
+	Title       string
+	Phone       string // telephoneNumber
+	// Groups are the application names whose group lists the person, sorted.
+	// The active group is not among them.
+	Groups []string
+	// Active reports membership of the active group.
+	Active bool
+	// Locked reports a ppolicy lock (pwdAccountLockedTime present).
+	Locked     bool
+	LockReason string
+	// MustChange is pwdReset.
+	MustChange bool
+	// PasswordChanged is pwdChangedTime; zero when no password was ever set.
+	PasswordChanged time.Time
+	// LastLogin is pwdLastSuccess; zero when the account never bound.
+	LastLogin time.Time
+	// Created is createTimestamp.
+	Created time.Time
+	// Revoked reports an entry under the Revoked container; RevokedAt when.
+	Revoked   bool
+	RevokedAt time.Time
+}
+
+// Snapshot is the whole directory as the planner needs it, read with paged
+// searches in a few round trips.
+type Snapshot struct {
+	// People are all personal accounts, revoked tombstones included, sorted
+	// by UID.
+	People []Person
+	// Accounts are the uid values of every other entry that holds one
+	// (organisational accounts under Units, anything else), sorted.
+	Accounts []string
+}
+
+// personAttrs are the attributes Snapshot reads from each person,
+// operational ones included.
+var personAttrs = []string{
+	"uid", "employeeNumber", "cn", "sn", "givenName", "displayName", "mail",
+	"departmentNumber", "title", "telephoneNumber",
+	"ldapsyncLockReason", "ldapsyncRevokedTime",
+	"pwdAccountLockedTime", "pwdReset", "pwdChangedTime", "pwdLastSuccess", "createTimestamp",
+}
+
+// pageSize is the number of entries per page of a whole-directory read.
+const pageSize = 500
+
+// Snapshot reads every person and account: one paged search each of
+// people, revoked tombstones, groups and uid holders.
+func (c *Client) Snapshot(ctx context.Context) (*Snapshot, error) {
+	var snap Snapshot
+	byDN := map[string]int{} // dnKey → index in snap.People
+	for _, ct := range []struct {
+		rdn     string
+		revoked bool
+	}{{c.cfg.People, false}, {c.cfg.Revoked, true}} {
+		entries, err := c.searchAll(ctx, c.cfg.under(ct.rdn), ldap.ScopeSingleLevel, "(objectClass=inetOrgPerson)", personAttrs)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			p, err := personFromEntry(e)
+			if err != nil {
+				return nil, fmt.Errorf("directory: snapshot %q: %w", e.DN, err)
+			}
+			p.Revoked = ct.revoked
+			byDN[dnKey(e.DN)] = len(snap.People)
+			snap.People = append(snap.People, p)
+		}
+	}
+
+	groups, err := c.searchAll(ctx, c.cfg.under(c.cfg.Groups), ldap.ScopeSingleLevel, "(objectClass=groupOfNames)", []string{"cn", "member"})
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		cn := groupCN(g)
+		for _, m := range g.GetEqualFoldAttributeValues("member") {
+			i, ok := byDN[dnKey(m)]
+			if !ok {
+				continue // the empty placeholder, or not a person
+			}
+			if strings.EqualFold(cn, c.cfg.ActiveGroup) {
+				snap.People[i].Active = true
+			} else {
+				snap.People[i].Groups = append(snap.People[i].Groups, cn)
+			}
+		}
+	}
+
+	holders, err := c.searchAll(ctx, c.cfg.BaseDN, ldap.ScopeWholeSubtree, "(uid=*)", []string{"uid"})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range holders {
+		if _, person := byDN[dnKey(e.DN)]; !person {
+			snap.Accounts = append(snap.Accounts, e.GetEqualFoldAttributeValues("uid")...)
+		}
+	}
+
+	for i := range snap.People {
+		slices.Sort(snap.People[i].Groups)
+	}
+	slices.SortFunc(snap.People, func(a, b Person) int { return strings.Compare(a.UID, b.UID) })
+	slices.Sort(snap.Accounts)
+	snap.Accounts = slices.Compact(snap.Accounts)
+	return &snap, nil
+}
+
+// searchAll runs a paged search. A base that does not exist yet (before
+// EnsureTree) holds nothing.
+func (c *Client) searchAll(ctx context.Context, base string, scope int, filter string, attrs []string) ([]*ldap.Entry, error) {
+	req := ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 0, 0, false, filter, attrs, nil)
+	var res *ldap.SearchResult
+	err := c.do(ctx, "search", base, func(conn *ldap.Conn) error {
+		var err error
+		res, err = conn.SearchWithPaging(req, pageSize)
+		return err
+	})
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res.Entries, nil
+}
+
+// personFromEntry reads a person's attributes; the groups come from the
+// groups' members.
+func personFromEntry(e *ldap.Entry) (Person, error) {
+	get := e.GetEqualFoldAttributeValue
+	p := Person{
+		DN:          e.DN,
+		UID:         get("uid"),
+		EmployeeID:  get("employeeNumber"),
+		CN:          get("cn"),
+		SN:          get("sn"),
+		GivenName:   get("givenName"),
+		DisplayName: get("displayName"),
+		Mail:        get("mail"),
+		Unit:        get("departmentNumber"),
+		Title:       get("title"),
+		Phone:       get("telephoneNumber"),
+		Locked:      get("pwdAccountLockedTime") != "",
+		LockReason:  get("ldapsyncLockReason"),
+		MustChange:  strings.EqualFold(get("pwdReset"), "TRUE"),
+	}
+	for _, t := range []struct {
+		attr string
+		dst  *time.Time
+	}{
+		{"pwdChangedTime", &p.PasswordChanged},
+		{"pwdLastSuccess", &p.LastLogin},
+		{"createTimestamp", &p.Created},
+		{"ldapsyncRevokedTime", &p.RevokedAt},
+	} {
+		v := get(t.attr)
+		if v == "" {
+			continue
+		}
+		var err error
+		if *t.dst, err = parseGeneralizedTime(v); err != nil {
+			return Person{}, fmt.Errorf("%s: %w", t.attr, err)
+		}
+	}
+	return p, nil
+}
+
+// generalizedTimeLayouts are the GeneralizedTime forms (RFC 4517 3.3.13)
+// slapd writes: to the second (fractions are accepted after the seconds),
+// to the minute (an admin lock, 000001010000Z) and to the hour.
+var generalizedTimeLayouts = []string{"20060102150405Z0700", "200601021504Z0700", "2006010215Z0700"}
+
+func parseGeneralizedTime(s string) (time.Time, error) {
+	for _, layout := range generalizedTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a generalized time", s)
+}
+
+// groupCN returns the cn of a group entry, from its RDN so that a group
+// with several cn values is still named once.
+func groupCN(e *ldap.Entry) string {
+	if d, err := ldap.ParseDN(e.DN); err == nil && len(d.RDNs) > 0 {
+		for _, a := range d.RDNs[0].Attributes {
+			if strings.EqualFold(a.Type, "cn") {
+				return a.Value
+			}
+		}
+	}
+	return e.GetEqualFoldAttributeValue("cn")
+}
+
+// dnKey returns a form of dn for comparing DNs as slapd does for the
+// attributes ldapsync names entries by (all case-insensitive): attribute
+// types and values lower-cased, escaping made uniform. An unparsable DN is
+// only lower-cased.
+func dnKey(dn string) string {
+	d, err := ldap.ParseDN(dn)
+	if err != nil {
+		return strings.ToLower(dn)
+	}
+	return strings.ToLower(d.String())
+}

@@ -1,0 +1,215 @@
+package directory
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+// Created is one entry EnsureTree created or changed, for the audit.
+type Created struct {
+	DN   string
+	What string
+}
+
+// EmptyMember is the member value every group ldapsync creates carries: the
+// empty DN, which names no entry. groupOfNames requires at least one
+// member, and a permanent placeholder lets a group lose its last real
+// member without a schema violation and without a check-then-write race.
+// refint writes the same value when it removes a group's last member.
+// Applications filter on memberOf, which the placeholder never produces;
+// readers of member should skip it.
+const EmptyMember = ""
+
+// activeGroupDescription describes the active group in the directory.
+const activeGroupDescription = "Accounts that may log in (ldapsync removes locked and revoked ones)"
+
+// attr is one attribute of an entry EnsureTree maintains. When merge is
+// set, the values must be present and others may be too (objectClass, the
+// RDN's attribute, member); otherwise the attribute must hold exactly
+// values, and no values means absent.
+type attr struct {
+	name   string
+	values []string
+	merge  bool
+}
+
+// entrySpec is an entry as EnsureTree wants it.
+type entrySpec struct {
+	dn    string
+	attrs []attr
+}
+
+// EnsureTree makes the containers, one entry per unit of the tree (nested as
+// the tree is), one group per application plus the active group, and the
+// password policy entry, creating what is missing and correcting what
+// differs. It reports what it changed, also when it fails part way.
+func (c *Client) EnsureTree(ctx context.Context, r *rules.Rules) ([]Created, error) {
+	var changed []Created
+	for _, spec := range c.treeSpecs(r) {
+		what, err := c.ensure(ctx, spec)
+		if err != nil {
+			return changed, err
+		}
+		if what != "" {
+			c.log.Debug().Str("dn", spec.dn).Str("what", what).Msg("tree entry")
+			changed = append(changed, Created{DN: spec.dn, What: what})
+		}
+	}
+	return changed, nil
+}
+
+// treeSpecs lists the entries of the tree, every parent before its
+// children.
+func (c *Client) treeSpecs(r *rules.Rules) []entrySpec {
+	var specs []entrySpec
+	for _, ct := range c.cfg.containers() {
+		_, name, _ := strings.Cut(ct.rdn, "=")
+		specs = append(specs, entrySpec{dn: c.cfg.under(ct.rdn), attrs: []attr{
+			{name: "objectClass", values: []string{"organizationalUnit"}, merge: true},
+			{name: "ou", values: []string{name}, merge: true},
+		}})
+	}
+	var units []*rules.Unit
+	if r.Units != nil {
+		units = r.Units.All()
+	}
+	for _, u := range units {
+		acct := u.Account()
+		specs = append(specs, entrySpec{dn: c.cfg.UnitDN(u), attrs: []attr{
+			{name: "objectClass", values: []string{"organizationalUnit", "ldapsyncUnit"}, merge: true},
+			{name: "ou", values: []string{acct}, merge: true},
+			{name: "uid", values: []string{acct}},
+			{name: "mail", values: []string{r.Mail(acct)}},
+			{name: "ldapsyncUnitKind", values: nonEmpty(string(u.Kind))},
+			{name: "description", values: nonEmpty(u.Name)},
+			{name: "displayName", values: nonEmpty(u.Name)},
+		}})
+	}
+	group := func(cn, description string) entrySpec {
+		return entrySpec{dn: c.cfg.GroupDN(cn), attrs: []attr{
+			{name: "objectClass", values: []string{"groupOfNames"}, merge: true},
+			{name: "cn", values: []string{cn}, merge: true},
+			{name: "description", values: nonEmpty(description)},
+			{name: "member", values: []string{EmptyMember}, merge: true},
+		}}
+	}
+	specs = append(specs, group(c.cfg.ActiveGroup, activeGroupDescription))
+	for _, app := range r.Applications {
+		specs = append(specs, group(app.Name, app.Description))
+	}
+	pw := r.Password
+	specs = append(specs, entrySpec{dn: c.cfg.DefaultPolicyDN(), attrs: []attr{
+		{name: "objectClass", values: []string{"device", "pwdPolicy"}, merge: true},
+		{name: "cn", values: []string{DefaultPolicyCN}, merge: true},
+		{name: "pwdAttribute", values: []string{"userPassword"}},
+		{name: "pwdLockout", values: []string{"TRUE"}},
+		{name: "pwdMustChange", values: []string{"TRUE"}},
+		{name: "pwdAllowUserChange", values: []string{"TRUE"}},
+		// 2: slapd checks the length of every password it is given in
+		// clear and refuses one it cannot check (a pre-hashed value).
+		{name: "pwdCheckQuality", values: []string{"2"}},
+		{name: "pwdMinLength", values: []string{strconv.Itoa(pw.MinLength)}},
+		{name: "pwdInHistory", values: []string{strconv.Itoa(pw.History)}},
+		{name: "pwdMaxAge", values: []string{strconv.FormatInt(int64(pw.MaxAge.Std().Seconds()), 10)}},
+	}})
+	return specs
+}
+
+func nonEmpty(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return []string{v}
+}
+
+// ensure creates spec's entry or corrects its attributes, and says what it
+// did ("" for nothing).
+func (c *Client) ensure(ctx context.Context, spec entrySpec) (string, error) {
+	names := make([]string, len(spec.attrs))
+	for i, a := range spec.attrs {
+		names[i] = a.name
+	}
+	e, err := c.read(ctx, spec.dn, names)
+	if err != nil {
+		return "", err
+	}
+	if e == nil {
+		req := ldap.NewAddRequest(spec.dn, nil)
+		for _, a := range spec.attrs {
+			if len(a.values) > 0 {
+				req.Attribute(a.name, a.values)
+			}
+		}
+		if err := c.do(ctx, "add", spec.dn, func(conn *ldap.Conn) error { return conn.Add(req) }); err != nil {
+			return "", err
+		}
+		return "created", nil
+	}
+	mod := ldap.NewModifyRequest(spec.dn, nil)
+	var fixed []string
+	for _, a := range spec.attrs {
+		have := e.GetEqualFoldAttributeValues(a.name)
+		switch {
+		case a.merge:
+			var missing []string
+			for _, v := range a.values {
+				if !slices.ContainsFunc(have, func(h string) bool { return strings.EqualFold(h, v) }) {
+					missing = append(missing, v)
+				}
+			}
+			if len(missing) > 0 {
+				mod.Add(a.name, missing)
+				fixed = append(fixed, a.name)
+			}
+		case sameSet(have, a.values):
+		case len(a.values) == 0:
+			mod.Delete(a.name, nil)
+			fixed = append(fixed, a.name)
+		default:
+			mod.Replace(a.name, a.values)
+			fixed = append(fixed, a.name)
+		}
+	}
+	if len(fixed) == 0 {
+		return "", nil
+	}
+	if err := c.do(ctx, "modify", spec.dn, func(conn *ldap.Conn) error { return conn.Modify(mod) }); err != nil {
+		return "", err
+	}
+	return "corrected " + strings.Join(fixed, ", "), nil
+}
+
+// read returns the entry at dn with attrs, or nil when there is none.
+func (c *Client) read(ctx context.Context, dn string, attrs []string) (*ldap.Entry, error) {
+	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false, "(objectClass=*)", attrs, nil)
+	var res *ldap.SearchResult
+	err := c.do(ctx, "read", dn, func(conn *ldap.Conn) error {
+		var err error
+		res, err = conn.Search(req)
+		return err
+	})
+	switch {
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case len(res.Entries) == 0:
+		return nil, nil
+	}
+	return res.Entries[0], nil
+}
+
+// sameSet reports whether a and b hold the same values, in any order.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	a, b = slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b))
+	return slices.Equal(a, b)
+}

@@ -1,0 +1,133 @@
+package rules
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/ldapsync/ldapsync/internal/field"
+)
+
+// Config is the "rules" section of the config file. Its defaults are the
+// Ninh Thuận regulation (Decision 831/QĐ-UBND).
+type Config struct {
+	// MailDomain is the domain of every account's address. Default
+	// "ninhthuan.gov.vn" (NT Art. 2.3).
+	MailDomain string `yaml:"mail_domain"`
+	// Timezone is where effective dates and deadlines are reckoned. Default
+	// "Asia/Ho_Chi_Minh".
+	Timezone string `yaml:"timezone"`
+	// Username is the ladder's limits and reserved names.
+	Username UsernameConfig `yaml:"username"`
+	// Password is the password profiles.
+	Password PasswordConfig `yaml:"password"`
+	// RequestFields are the fields an account request must carry besides
+	// the person's identity, name and unit (BTC 4). Default: title, phone,
+	// applications, reply_name, reply_unit, reply_mail, reply_phone,
+	// requested_by.
+	RequestFields []string `yaml:"request_fields"`
+	// Applications are the shared applications an account request can ask
+	// for (BTC 4: "các loại tài khoản cần tạo"). Each becomes a group
+	// cn=<name> under ou=groups. Default: mail, eoffice, dichvucong, baocao.
+	Applications []Application `yaml:"applications"`
+	// Units is the unit tree (NT Art. 4.1). No default: every province has
+	// its own.
+	Units []*Unit `yaml:"units"`
+}
+
+// Application is one shared application an account can be given.
+type Application struct {
+	// Name is the short name used in requests and as the group's cn.
+	Name string `yaml:"name"`
+	// Description is the application's name for people.
+	Description string `yaml:"description"`
+}
+
+// RequestFieldNames are the account request fields of BTC 4 that
+// RequestFields may list.
+var RequestFieldNames = []string{
+	"title", "phone", "applications",
+	"reply_name", "reply_unit", "reply_mail", "reply_phone", "requested_by",
+}
+
+// DefaultConfig returns the regulation's defaults.
+func DefaultConfig() Config {
+	return Config{
+		MailDomain:    "ninhthuan.gov.vn",
+		Timezone:      "Asia/Ho_Chi_Minh",
+		Username:      DefaultUsernameConfig(),
+		Password:      DefaultPasswordConfig(),
+		RequestFields: slices.Clone(RequestFieldNames),
+		Applications: []Application{
+			{Name: "mail", Description: "Thư điện tử công vụ"},
+			{Name: "eoffice", Description: "Văn phòng điện tử"},
+			{Name: "dichvucong", Description: "Dịch vụ công"},
+			{Name: "baocao", Description: "Hệ thống báo cáo"},
+		},
+	}
+}
+
+var (
+	domainRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$`)
+	appRE    = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+)
+
+// Rules is a validated Config, ready for the planner: the unit tree is
+// indexed, the timezone loaded and the active password profile chosen. It
+// is immutable; a reload builds a new one.
+type Rules struct {
+	Config
+	Units    *UnitTree
+	Location *time.Location
+	Password PasswordProfile
+	apps     map[string]Application
+}
+
+// New validates c and returns the compiled rules, or every problem found,
+// each named by its path under path (usually "rules").
+func New(c Config, path string) (*Rules, field.List) {
+	var errs field.List
+	if !domainRE.MatchString(c.MailDomain) {
+		errs.Add(field.Join(path, "mail_domain"), "%q is not a lower-case domain name", c.MailDomain)
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil || c.Timezone == "" {
+		errs.Add(field.Join(path, "timezone"), "%q is not a known time zone", c.Timezone)
+	}
+	errs.Append(c.Username.Validate(field.Join(path, "username")))
+	errs.Append(c.Password.Validate(field.Join(path, "password")))
+	for i, f := range c.RequestFields {
+		if !slices.Contains(RequestFieldNames, f) {
+			errs.Add(field.Index(field.Join(path, "request_fields"), i), "%q is not a request field (%v)", f, RequestFieldNames)
+		}
+	}
+	apps := map[string]Application{}
+	for i, a := range c.Applications {
+		p := field.Index(field.Join(path, "applications"), i)
+		if !appRE.MatchString(a.Name) {
+			errs.Add(field.Join(p, "name"), "%q must be lower-case letters, digits, - or _", a.Name)
+		}
+		if _, dup := apps[a.Name]; dup {
+			errs.Add(field.Join(p, "name"), "%q is listed twice", a.Name)
+		}
+		apps[a.Name] = a
+	}
+	tree, uerrs := BuildUnitTree(c.Units, field.Join(path, "units"))
+	errs.Append(uerrs)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &Rules{Config: c, Units: tree, Location: loc, Password: c.Password.Active(), apps: apps}, nil
+}
+
+// Application returns the application called name.
+func (r *Rules) Application(name string) (Application, bool) {
+	a, ok := r.apps[name]
+	return a, ok
+}
+
+// Mail returns the mail address of an account.
+func (r *Rules) Mail(username string) string {
+	return fmt.Sprintf("%s@%s", username, r.MailDomain)
+}

@@ -1,0 +1,7 @@
+// Package rules is the domain of ldapsync as the regulations state it: how
+// Vietnamese names fold to account names (NT Art. 4), the unit tree and its
+// organisational accounts, password profiles (NT Art. 7, BTC 5) and the
+// periods the lifecycle counts. It is pure: no I/O, no clock, no globals.
+// Every number and list it uses comes from Config, whose defaults are the
+// Ninh Thuận regulation.
+package rules

@@ -1,0 +1,77 @@
+package sync
+
+import (
+	"cmp"
+	"path/filepath"
+	"time"
+
+	"github.com/ldapsync/ldapsync/internal/field"
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+// Config is the "sync" section of the config file.
+type Config struct {
+	// StateDir holds the journal, the audit log and the lock that keeps two
+	// ldapsync processes from sharing them. Default /var/lib/ldapsync.
+	StateDir string `yaml:"state_dir"`
+	// LettersDir receives the sealed credential letters, one directory per
+	// unit. Default <state_dir>/letters.
+	LettersDir string `yaml:"letters_dir"`
+	// Inbox is the watched directory HR drops files into.
+	Inbox InboxConfig `yaml:"inbox"`
+	// RetryMin and RetryMax bound the back-off after the directory fails.
+	// Defaults 5s and 5m.
+	RetryMin rules.Duration `yaml:"retry_min"`
+	RetryMax rules.Duration `yaml:"retry_max"`
+}
+
+// InboxConfig is the "sync.inbox" section.
+type InboxConfig struct {
+	// Dir is watched for .csv and .jsonl files. Processed files move to
+	// Dir/done, rejected rows go to Dir/rejected. Default <state_dir>/inbox.
+	Dir string `yaml:"dir"`
+	// Poll is how often Dir is scanned. Polling, not inotify, because
+	// inboxes are often network shares. Default 5s.
+	Poll rules.Duration `yaml:"poll"`
+	// Settle is how long a file must go unmodified before it is read, so a
+	// file still being copied in is not read half. Default 2s. Writers that
+	// create the file under a dot-name and rename it need no settling.
+	Settle rules.Duration `yaml:"settle"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		StateDir: "/var/lib/ldapsync",
+		Inbox:    InboxConfig{Poll: rules.Duration(5 * time.Second), Settle: rules.Duration(2 * time.Second)},
+		RetryMin: rules.Duration(5 * time.Second),
+		RetryMax: rules.Duration(5 * time.Minute),
+	}
+}
+
+// Validate reports every problem, each named under path.
+func (c Config) Validate(path string) field.List {
+	var errs field.List
+	if c.StateDir == "" {
+		errs.Add(field.Join(path, "state_dir"), "required")
+	}
+	if c.Inbox.Poll <= 0 {
+		errs.Add(field.Join(path, "inbox.poll"), "must be positive")
+	}
+	if c.Inbox.Settle < 0 {
+		errs.Add(field.Join(path, "inbox.settle"), "must not be negative")
+	}
+	if c.RetryMin <= 0 {
+		errs.Add(field.Join(path, "retry_min"), "must be positive")
+	}
+	if c.RetryMax < c.RetryMin {
+		errs.Add(field.Join(path, "retry_max"), "must not be below retry_min (%s)", c.RetryMin)
+	}
+	return errs
+}
+
+// InboxDir returns the inbox directory, defaulted.
+func (c Config) InboxDir() string { return cmp.Or(c.Inbox.Dir, filepath.Join(c.StateDir, "inbox")) }
+
+// Letters returns the letters directory, defaulted.
+func (c Config) Letters() string { return cmp.Or(c.LettersDir, filepath.Join(c.StateDir, "letters")) }

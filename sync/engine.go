@@ -1,0 +1,378 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ldapsync/ldapsync/directory"
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+// SourceInbox names the channel files come through; with the event_id it
+// is the deduplication key. Files dropped in the inbox and files given to
+// "ldapsync apply" share it, so the same file applied both ways is applied
+// once.
+const SourceInbox = "inbox"
+
+// TreeEnsurer creates the containers, units, groups and password policy the
+// accounts live in; *directory.Client satisfies it.
+type TreeEnsurer interface {
+	EnsureTree(ctx context.Context, r *rules.Rules) ([]directory.Created, error)
+}
+
+// Engine ties the journal, the planner, the applier and the audit log to
+// one state directory, which it locks.
+type Engine struct {
+	cfg     Config
+	rules   *rules.Rules
+	dir     Directory
+	planner *Planner
+	applier *Applier
+	journal *Journal
+	audit   *Audit
+	lock    *os.File
+	now     func() time.Time
+	log     zerolog.Logger
+}
+
+// Options are the parts an Engine is built from.
+type Options struct {
+	Config    Config
+	Rules     *rules.Rules
+	Directory Directory
+	// PersonDN builds a personal account's DN from its uid.
+	PersonDN func(uid string) string
+	// Now is the clock; nil means time.Now. Every deadline is reckoned by it.
+	Now func() time.Time
+	// Rand is the randomness for passwords; nil means crypto/rand.
+	Rand io.Reader
+	Log  zerolog.Logger
+}
+
+// Open locks the state directory and opens the journal and the audit log.
+// It fails if another ldapsync holds the lock.
+func Open(o Options) (*Engine, error) {
+	c := o.Config
+	for _, d := range []string{c.StateDir, c.InboxDir(), filepath.Join(c.InboxDir(), "done"), filepath.Join(c.InboxDir(), "rejected")} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("sync: %w", err)
+		}
+	}
+	lock, err := os.OpenFile(filepath.Join(c.StateDir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("sync: state directory %s is in use by another ldapsync process (a running daemon? drop files into its inbox instead)", c.StateDir)
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	log := o.Log
+	journal, repaired, err := OpenJournal(filepath.Join(c.StateDir, "journal.jsonl"))
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	if repaired {
+		log.Warn().Msg("journal ended in a torn write from a crash; it was cut off (its input files are still in the inbox)")
+	}
+	audit, repaired, err := OpenAudit(AuditPath(c))
+	if err != nil {
+		journal.Close()
+		lock.Close()
+		return nil, err
+	}
+	if repaired {
+		log.Warn().Msg("audit log ended in a torn write from a crash; it was cut off")
+	}
+	e := &Engine{
+		cfg: c, rules: o.Rules, dir: o.Directory, journal: journal, audit: audit, lock: lock, now: now, log: log,
+		planner: &Planner{Rules: o.Rules, PersonDN: o.PersonDN},
+	}
+	e.applier = &Applier{
+		Dir: o.Directory, Rules: o.Rules, Letters: &Letters{Dir: c.Letters()}, Audit: audit,
+		Rand: o.Rand, Now: now, Log: log,
+	}
+	return e, nil
+}
+
+// AuditPath returns where the audit log of c is.
+func AuditPath(c Config) string { return filepath.Join(c.StateDir, "audit.jsonl") }
+
+// Close releases the journal, the audit log and the lock.
+func (e *Engine) Close() error {
+	return errors.Join(e.journal.Close(), e.audit.Close(), e.lock.Close())
+}
+
+// Journal returns the engine's journal.
+func (e *Engine) Journal() *Journal { return e.journal }
+
+// EnsureTree brings the directory's containers, units, groups and policy in
+// line with the rules, and audits what it changed.
+func (e *Engine) EnsureTree(ctx context.Context) error {
+	t, ok := e.dir.(TreeEnsurer)
+	if !ok {
+		return nil
+	}
+	created, err := t.EnsureTree(ctx, e.rules)
+	for _, c := range created {
+		if _, aerr := e.audit.Append(AuditRecord{Time: e.now(), Action: "ensure", DN: c.DN, Reason: c.What, Source: "config"}); aerr != nil {
+			return aerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sync: prepare directory: %w", err)
+	}
+	if len(created) > 0 {
+		e.log.Info().Int("changed", len(created)).Msg("directory tree brought in line with the config")
+	}
+	return nil
+}
+
+// IngestResult is what became of one input file.
+type IngestResult struct {
+	*Batch
+	Added        int
+	Duplicates   int
+	RejectedPath string // where the rejected rows were written, if any
+	DonePath     string // where the file was moved, if it was
+}
+
+// Ingest reads one file, journals its valid events (fsynced), writes its
+// rejected rows with their reasons to the inbox's rejected/ directory, and,
+// when move is set, moves the file to done/. It is safe to repeat after a
+// crash: journaled events are duplicates the second time, and the names in
+// done/ and rejected/ derive from the file's name and modification time.
+func (e *Engine) Ingest(path string, move bool) (*IngestResult, error) {
+	log := e.log.With().Str("file", path).Logger()
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	stamp := stampName(path, info)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	batch, err := Parse(path, data, SourceInbox, e.rules, e.now())
+	if err != nil {
+		return nil, err
+	}
+	res := &IngestResult{Batch: batch}
+	for _, w := range batch.Warnings {
+		log.Warn().Str("warning", w).Msg("input file")
+	}
+	added, err := e.journal.Add(batch.Events, e.now())
+	if err != nil {
+		return res, err
+	}
+	batch.reject(added.Conflicts, Problem{Field: FieldEventID, Msg: "already received with different content; give a corrected change a new event_id"})
+	res.Added, res.Duplicates = len(added.Added), len(added.Duplicates)
+	if len(batch.Rejected) > 0 {
+		for _, r := range batch.Rejected {
+			log.Warn().Int("line", r.Record.Origin.Line).Str("reason", r.Reason()).Msg("row rejected")
+		}
+		var buf strings.Builder
+		if err := batch.WriteRejected(&buf); err != nil {
+			return res, err
+		}
+		res.RejectedPath = filepath.Join(e.cfg.InboxDir(), "rejected", stamp)
+		if err := writeFileAtomic(res.RejectedPath, []byte(buf.String()), 0o640); err != nil {
+			return res, fmt.Errorf("sync: write rejected rows: %w", err)
+		}
+	}
+	if move {
+		res.DonePath = filepath.Join(e.cfg.InboxDir(), "done", stamp)
+		if err := moveFile(path, res.DonePath); err != nil {
+			return res, err
+		}
+	}
+	log.Info().Int("events", len(batch.Events)).Int("added", res.Added).Int("duplicates", res.Duplicates).
+		Int("rejected", len(batch.Rejected)).Msg("file read")
+	return res, nil
+}
+
+func moveFile(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("sync: move %s: %w", from, err)
+	}
+	return syncDir(filepath.Dir(to))
+}
+
+// Process plans the pending events against a fresh snapshot and applies
+// the plan, journaling the outcome of every event it finished. It returns
+// the plan so a caller can report it.
+func (e *Engine) Process(ctx context.Context) (*Plan, Report, error) {
+	pending := e.journal.Pending()
+	if len(pending) == 0 {
+		return &Plan{}, Report{}, nil
+	}
+	snap, err := e.dir.Snapshot(ctx)
+	if err != nil {
+		return nil, Report{}, fmt.Errorf("sync: read directory: %w", err)
+	}
+	plan := e.planner.Plan(pending, snap, e.now())
+	res, rep, err := e.applier.Apply(ctx, plan)
+	if rerr := e.journal.Resolve(res, e.now()); rerr != nil {
+		return plan, rep, errors.Join(err, rerr)
+	}
+	ev := e.log.Info()
+	if rep.Applied == 0 && rep.Refused == 0 {
+		ev = e.log.Debug()
+	}
+	seq, head := e.audit.Head()
+	ev.Int("applied", rep.Applied).Int("done", rep.Done).Int("refused", rep.Refused).Int("held", rep.Held).
+		Uint64("audit_seq", seq).Str("audit_head", head).Msg("batch processed")
+	return plan, rep, err
+}
+
+// ReadyFiles lists the inbox files ready to read, oldest first: regular
+// files of a known format, not hidden (dot-files are uploads in progress),
+// not Excel's lock files, unmodified for the settle time. Files of an
+// unknown format are returned in other, to be set aside.
+func (e *Engine) ReadyFiles(wall time.Time) (ready, other []string, err error) {
+	dir := e.cfg.InboxDir()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sync: inbox: %w", err)
+	}
+	type file struct {
+		path string
+		mod  time.Time
+	}
+	var files []file
+	for _, de := range entries {
+		name := de.Name()
+		if !de.Type().IsRegular() || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "~$") {
+			continue
+		}
+		info, err := de.Info()
+		if err != nil {
+			continue // gone since ReadDir
+		}
+		if wall.Sub(info.ModTime()) < e.cfg.Inbox.Settle.Std() {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if FormatOf(name) == "" {
+			other = append(other, p)
+			continue
+		}
+		files = append(files, file{p, info.ModTime()})
+	}
+	slices.SortFunc(files, func(a, b file) int { return a.mod.Compare(b.mod) })
+	for _, f := range files {
+		ready = append(ready, f.path)
+	}
+	return ready, other, nil
+}
+
+// Run watches the inbox and processes events until ctx ends. Directory
+// failures are retried with exponential back-off; nothing is lost while the
+// directory is down, because events wait in the journal.
+func (e *Engine) Run(ctx context.Context) error {
+	backoff := e.cfg.RetryMin.Std()
+	var retryAt, dueAt time.Time
+	treeReady := false
+	dirty := true // pending events left by an earlier run are processed at once
+	poll := time.NewTicker(e.cfg.Inbox.Poll.Std())
+	defer poll.Stop()
+	e.log.Info().Str("inbox", e.cfg.InboxDir()).Str("letters", e.cfg.Letters()).Msg("watching inbox")
+	for {
+		wall := time.Now()
+		ready, other, err := e.ReadyFiles(wall)
+		if err != nil {
+			e.log.Error().Err(err).Msg("cannot read inbox")
+		}
+		for _, p := range other {
+			e.setAside(p, fmt.Errorf("unknown file type %q: want .csv or .jsonl", filepath.Ext(p)))
+		}
+		for _, p := range ready {
+			res, err := e.Ingest(p, true)
+			switch {
+			case isFileError(err):
+				e.setAside(p, err)
+			case err != nil:
+				e.log.Error().Err(err).Str("file", p).Msg("cannot read input file; will retry")
+			case res.Added > 0:
+				dirty = true
+			}
+		}
+		if !dueAt.IsZero() && !e.now().Before(dueAt) {
+			dirty = true
+		}
+		if dirty && !wall.Before(retryAt) {
+			err := e.step(ctx, &treeReady, &dueAt)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case err != nil:
+				e.log.Error().Err(err).Dur("retry_in", backoff).Msg("batch failed; events stay in the journal")
+				retryAt = wall.Add(backoff)
+				backoff = min(2*backoff, e.cfg.RetryMax.Std())
+			default:
+				dirty, retryAt, backoff = false, time.Time{}, e.cfg.RetryMin.Std()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poll.C:
+		}
+	}
+}
+
+// step prepares the tree once, then processes pending events.
+func (e *Engine) step(ctx context.Context, treeReady *bool, dueAt *time.Time) error {
+	if !*treeReady {
+		if err := e.EnsureTree(ctx); err != nil {
+			return err
+		}
+		*treeReady = true
+	}
+	plan, _, err := e.Process(ctx)
+	if plan != nil {
+		*dueAt = plan.NextDue()
+	}
+	return err
+}
+
+// setAside moves a file none of which can be read to rejected/, with the
+// reason beside it in <name>.error.txt.
+func (e *Engine) setAside(path string, reason error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	stamp := stampName(path, info)
+	rejected := filepath.Join(e.cfg.InboxDir(), "rejected")
+	err = errors.Join(
+		writeFileAtomic(filepath.Join(rejected, stamp+".error.txt"), []byte(reason.Error()+"\n"), 0o640),
+		moveFile(path, filepath.Join(rejected, stamp)))
+	e.log.Error().Err(reason).Str("file", path).AnErr("move_error", err).Msg("file set aside")
+}
+
+// stampName is the name a file gets in done/ or rejected/: its modification
+// time and name, the same every time the same file is read, so a repeat
+// after a crash overwrites instead of duplicating.
+func stampName(path string, info os.FileInfo) string {
+	return info.ModTime().UTC().Format("20060102T150405Z") + "_" + filepath.Base(path)
+}
+
+func isFileError(err error) bool {
+	var fe *FileError
+	return errors.As(err, &fe)
+}

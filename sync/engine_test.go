@@ -1,0 +1,203 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// drop writes a file into the inbox as HR is asked to: under a dot-name,
+// then renamed.
+func drop(t *testing.T, cfg Config, name, data string) string {
+	t.Helper()
+	tmp := filepath.Join(cfg.InboxDir(), "."+name)
+	if err := os.WriteFile(tmp, []byte(data), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(cfg.InboxDir(), name)
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func ingestAll(t *testing.T, e *Engine) {
+	t.Helper()
+	ready, _, err := e.ReadyFiles(t0.Add(1e12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ready {
+		if _, err := e.Ingest(p, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkLetters checks every created person has exactly one sealed letter,
+// and that its password is the one the directory holds.
+func checkLetters(t *testing.T, cfg Config, f *fakeDir) {
+	t.Helper()
+	for dn, p := range f.people {
+		matches, _ := filepath.Glob(filepath.Join(cfg.Letters(), p.Unit, p.UID+"_*.txt"))
+		if len(matches) != 1 {
+			t.Errorf("%s: %d letters, want 1", p.UID, len(matches))
+			continue
+		}
+		uid, pw, err := ReadLetter(matches[0])
+		if err != nil || uid != p.UID || pw.Reveal() != f.passwords[dn] || pw.Reveal() == "" {
+			t.Errorf("%s: letter says %s/%v (err %v), directory has the password %v", p.UID, uid, pw, err, f.passwords[dn] != "")
+		}
+		if st, _ := os.Stat(matches[0]); st.Mode().Perm() != 0o600 {
+			t.Errorf("letter mode %v, want 0600", st.Mode().Perm())
+		}
+		if st, _ := os.Stat(filepath.Dir(matches[0])); st.Mode().Perm() != 0o700 {
+			t.Errorf("letter directory mode %v, want 0700", st.Mode().Perm())
+		}
+	}
+}
+
+func TestEngine_InboxToDirectory(t *testing.T) {
+	f := newFakeDir()
+	e, cfg := newEngine(t, f, t0)
+	in := drop(t, cfg, "personnel.csv", header+
+		row("E1", "NV1", "Lê Văn Tuấn", "ubnd_nh")+
+		row("E2", "", "Phạm Thị Hoa", "sotttt")+ // no employee_id
+		row("E3", "NV3", "Lê Văn Tuấn", "vhtt_nh")+
+		row("E4", "NV4", "Nguyễn Quốc Trạng", "sotttx")+ // unknown unit
+		row("E5", "NV5", "Nguyễn Quốc Trạng", "sotttt"))
+	res, err := e.Ingest(in, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 3 || len(res.Rejected) != 2 {
+		t.Fatalf("added %d rejected %v", res.Added, res.Rejected)
+	}
+	if _, err := os.Stat(in); !os.IsNotExist(err) {
+		t.Error("input file still in the inbox")
+	}
+	if _, err := os.Stat(res.DonePath); err != nil || filepath.Dir(res.DonePath) != filepath.Join(cfg.InboxDir(), "done") {
+		t.Errorf("done path %s: %v", res.DonePath, err)
+	}
+	rej, _ := os.ReadFile(res.RejectedPath)
+	if !strings.Contains(string(rej), "employee_id: required") || !strings.Contains(string(rej), `unit: ""sotttx""`) {
+		t.Errorf("rejected file:\n%s", rej)
+	}
+
+	_, rep, err := e.Process(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Applied != 6 || rep.Done != 3 {
+		t.Errorf("report %+v, want 6 operations for 3 events", rep)
+	}
+	for _, uid := range []string{"vantuan", "tuanlv", "quoctrang"} {
+		if _, ok := f.people[personDN(uid)]; !ok {
+			t.Errorf("%s not created", uid)
+		}
+	}
+	checkLetters(t, cfg, f)
+	if n := len(e.Journal().Pending()); n != 0 {
+		t.Errorf("%d events still pending", n)
+	}
+	af, _ := os.Open(AuditPath(cfg))
+	defer af.Close()
+	if n, _, err := VerifyAudit(af); err != nil || n != 6 {
+		t.Errorf("audit: %d records, %v; want 6", n, err)
+	}
+}
+
+// A directory outage in the middle of a batch loses nothing and applies
+// nothing twice: the events wait in the journal, and the retry finishes
+// them with exactly one account and one letter per person.
+func TestEngine_OutageMidBatch(t *testing.T) {
+	f := newFakeDir()
+	e, cfg := newEngine(t, f, t0)
+	drop(t, cfg, "a.csv", header+row("E1", "NV1", "Lê Văn Tuấn", "ubnd_nh")+row("E2", "NV2", "Lê Văn Tuấn", "vhtt_nh")+row("E3", "NV3", "Nguyễn Quốc Trạng", "sotttt"))
+	ingestAll(t, e)
+
+	f.failOn["SetPassword "+personDN("tuanlv")] = true
+	_, _, err := e.Process(context.Background())
+	if !errors.Is(err, errOutage) {
+		t.Fatalf("process during outage: %v", err)
+	}
+	if n := len(e.Journal().Pending()); n != 2 {
+		t.Fatalf("pending after outage = %d, want 2 (E2 half done, E3 not started)", n)
+	}
+	if _, rep, err := e.Process(context.Background()); err != nil || rep.Done != 2 {
+		t.Fatalf("retry: %+v %v", rep, err)
+	}
+	if len(f.people) != 3 {
+		t.Errorf("%d people, want 3", len(f.people))
+	}
+	for _, uid := range []string{"vantuan", "tuanlv", "quoctrang"} {
+		if n := f.calls["CreatePerson "+personDN(uid)]; n != 1 {
+			t.Errorf("%s created %d times, want once", uid, n)
+		}
+	}
+	checkLetters(t, cfg, f)
+	if _, rep, _ := e.Process(context.Background()); rep.Applied != 0 {
+		t.Errorf("a third run applied %d operations", rep.Applied)
+	}
+}
+
+// A crash after the journal took a file but before the file left the inbox
+// reads it again: every event is a duplicate the second time.
+func TestEngine_FileReadTwice(t *testing.T) {
+	f := newFakeDir()
+	e, cfg := newEngine(t, f, t0)
+	data := header + row("E1", "NV1", "Lê Văn Tuấn", "ubnd_nh") + row("E2", "", "Lê Văn Tuấn", "ubnd_nh")
+	p := drop(t, cfg, "a.csv", data)
+	first, err := e.Ingest(p, false) // as if the process died before the move
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.Ingest(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Added != 1 || second.Added != 0 || second.Duplicates != 1 {
+		t.Errorf("first added %d; second added %d, duplicates %d", first.Added, second.Added, second.Duplicates)
+	}
+	if first.RejectedPath != second.RejectedPath {
+		t.Errorf("rejected rows written twice: %s and %s", first.RejectedPath, second.RejectedPath)
+	}
+	if n := len(e.Journal().Pending()); n != 1 {
+		t.Errorf("pending = %d, want 1", n)
+	}
+}
+
+func TestEngine_SetsAsideUnreadableFiles(t *testing.T) {
+	e, cfg := newEngine(t, newFakeDir(), t0)
+	drop(t, cfg, "photo.xlsx", "PK")
+	drop(t, cfg, "b.csv", "event_id,type\n")
+	drop(t, cfg, "~$lock.csv", "")
+	ready, other, err := e.ReadyFiles(t0.Add(1e12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ready) != 1 || len(other) != 1 {
+		t.Fatalf("ready %v other %v", ready, other)
+	}
+	_, err = e.Ingest(ready[0], true)
+	if !isFileError(err) {
+		t.Fatalf("ingest of a header-only file: %v", err)
+	}
+	e.setAside(ready[0], err)
+	e.setAside(other[0], errors.New("unknown file type"))
+	got, _ := filepath.Glob(filepath.Join(cfg.InboxDir(), "rejected", "*"))
+	if len(got) != 4 {
+		t.Errorf("rejected/ holds %v, want both files and their .error.txt", got)
+	}
+}
+
+func TestOpen_StateDirIsLocked(t *testing.T) {
+	_, cfg := newEngine(t, newFakeDir(), t0)
+	_, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: newFakeDir(), PersonDN: personDN})
+	if err == nil || !strings.Contains(err.Error(), "in use by another ldapsync") {
+		t.Fatalf("second Open: %v", err)
+	}
+}

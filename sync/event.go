@@ -1,0 +1,88 @@
+package sync
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+// EventType is the kind of personnel change an event reports.
+type EventType string
+
+// The event types ldapsync understands.
+const (
+	// Hire is a new recruit or a transfer in from outside (NT 5.2.a; BTC 4):
+	// the person gets an account.
+	Hire EventType = "hire"
+)
+
+// EventTypes lists the supported types, for messages.
+var EventTypes = []EventType{Hire}
+
+// Article returns the regulation articles that govern t, for the audit.
+func (t EventType) Article() string {
+	switch t {
+	case Hire:
+		return "NT 5.2.a; BTC 4"
+	}
+	return ""
+}
+
+// Reply is where the answer to a request goes (BTC 4): the sealed letter is
+// addressed to it.
+type Reply struct {
+	Name  string `json:"name,omitempty"`
+	Unit  string `json:"unit,omitempty"`
+	Mail  string `json:"mail,omitempty"`
+	Phone string `json:"phone,omitempty"`
+}
+
+// Origin says where an event was read: a file and line, or an API call.
+type Origin struct {
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+}
+
+// Event is one validated personnel change.
+type Event struct {
+	// Source is the channel the event came through ("inbox", "cli"); with
+	// ID it is the deduplication key.
+	Source string `json:"source"`
+	// ID is the event_id the HR side gave, unique per source.
+	ID        string     `json:"event_id"`
+	Type      EventType  `json:"type"`
+	Effective rules.Date `json:"effective"`
+	// EmployeeID is the person's HR id: the identity key, never the name.
+	EmployeeID   string     `json:"employee_id"`
+	Name         rules.Name `json:"name"`
+	Unit         string     `json:"unit"`
+	Title        string     `json:"title,omitempty"`
+	Phone        string     `json:"phone,omitempty"`
+	Applications []string   `json:"applications,omitempty"`
+	Reply        Reply      `json:"reply"`
+	RequestedBy  string     `json:"requested_by,omitempty"`
+	// Origin and Received describe the delivery, not the change; they are
+	// left out of the content hash so the same row resubmitted in another
+	// file is a duplicate, not a conflict.
+	Origin   Origin    `json:"origin"`
+	Received time.Time `json:"received"`
+}
+
+// Key is the deduplication key: source and event id.
+func (e *Event) Key() string { return e.Source + "/" + e.ID }
+
+// ContentHash identifies what the event says, independent of how and when
+// it was delivered.
+func (e *Event) ContentHash() string {
+	c := *e
+	c.Origin, c.Received = Origin{}, time.Time{}
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic("sync: event does not marshal: " + err.Error()) // only plain fields: cannot happen
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,163 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ldapsync/ldapsync/directory"
+	"github.com/ldapsync/ldapsync/directory/slapdtest"
+	"github.com/ldapsync/ldapsync/internal/secret"
+)
+
+// syncBuffer is a bytes.Buffer safe for the daemon's goroutine to write
+// while the test reads.
+type syncBuffer struct {
+	mu  gosync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The walking skeleton end to end: a CSV dropped into the inbox of a running
+// daemon becomes accounts in a real slapd that their users can bind to with
+// the first password from their sealed letter, and must change.
+func TestDaemon_CSVHiresBecomeAccounts(t *testing.T) {
+	srv := slapdtest.New(t, slapdtest.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	var logs syncBuffer
+	log := zerolog.New(&logs).Level(zerolog.TraceLevel).With().Timestamp().Logger()
+	dcfg := srv.Config()
+	client, err := directory.Dial(ctx, dcfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+
+	cfg := DefaultConfig()
+	cfg.StateDir = t.TempDir()
+	cfg.Inbox.Poll, cfg.Inbox.Settle = 1e8, 0 // 100ms
+	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: client, PersonDN: dcfg.PersonDN, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+
+	in := drop(t, cfg, "personnel.csv", header+
+		row("HR-1", "NT-001", "Nguyễn Quốc Trạng", "sotttt")+
+		row("HR-2", "NT-002", "Lê Văn Tuấn", "ubnd_nh")+
+		row("HR-3", "", "Lê Thị Lan", "sotttx")+ // malformed: no employee_id, unknown unit
+		row("HR-4", "NT-004", "Lê Văn Tuấn", "vhtt_nh")+ // rule 1 taken by NT-002: rule 2
+		row("HR-5", "NT-005", "Chamaléa Bốn", "vhtt_ba")) // no middle name
+	want := map[string]string{"quoctrang": "sotttt", "vantuan": "ubnd_nh", "tuanlv": "vhtt_nh", "bon": "vhtt_ba"}
+
+	letters := map[string]string{}
+	eventually(t, "four letters", func() bool {
+		for uid, unit := range want {
+			m, _ := filepath.Glob(filepath.Join(cfg.Letters(), unit, uid+"_*.txt"))
+			if len(m) == 1 {
+				letters[uid] = m[0]
+			}
+		}
+		return len(letters) == len(want) && len(eng.Journal().Pending()) == 0
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	var passwords []secret.Secret
+	for uid, path := range letters {
+		gotUID, pw, err := ReadLetter(path)
+		if err != nil || gotUID != uid {
+			t.Fatalf("letter %s: %s %v", path, gotUID, err)
+		}
+		passwords = append(passwords, pw)
+		res, err := client.Bind(context.Background(), dcfg.PersonDN(uid), pw)
+		if err != nil {
+			t.Errorf("bind as %s with the letter's password: %v", uid, err)
+			continue
+		}
+		if !res.MustChange {
+			t.Errorf("bind as %s: no must-change-password control", uid)
+		}
+	}
+
+	snap, err := client.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.People) != len(want) {
+		t.Errorf("directory holds %d people, want %d", len(snap.People), len(want))
+	}
+	for _, p := range snap.People {
+		if want[p.UID] != p.Unit || p.Mail != p.UID+"@ninhthuan.gov.vn" || !p.MustChange || !p.Active {
+			t.Errorf("entry %+v", p)
+		}
+	}
+
+	// The malformed row is set aside with file, line and fields; the input
+	// file itself has left the inbox.
+	rejected, _ := filepath.Glob(filepath.Join(cfg.InboxDir(), "rejected", "*personnel.csv"))
+	if len(rejected) != 1 {
+		t.Fatalf("rejected files: %v", rejected)
+	}
+	rej, _ := os.ReadFile(rejected[0])
+	if !strings.Contains(string(rej), "employee_id: required") || !strings.Contains(string(rej), "sotttx") {
+		t.Errorf("rejected file:\n%s", rej)
+	}
+	if !strings.Contains(logs.String(), `"line":4`) {
+		t.Errorf("the log does not name line 4 of the file")
+	}
+	if _, err := os.Stat(in); !os.IsNotExist(err) {
+		t.Errorf("input still in the inbox: %v", err)
+	}
+
+	// No password anywhere but the letters: not in the log, the journal or
+	// the audit log.
+	journal, _ := os.ReadFile(filepath.Join(cfg.StateDir, "journal.jsonl"))
+	audit, _ := os.ReadFile(AuditPath(cfg))
+	for _, pw := range passwords {
+		for name, text := range map[string]string{"log": logs.String(), "journal": string(journal), "audit": string(audit)} {
+			if strings.Contains(text, pw.Reveal()) {
+				t.Errorf("a first password appears in the %s", name)
+			}
+		}
+	}
+	if !strings.Contains(string(audit), `"action":"issue_credentials"`) || !strings.Contains(string(audit), `"letter":`) {
+		t.Errorf("audit does not record the credential issue")
+	}
+}

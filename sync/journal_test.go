@@ -1,0 +1,165 @@
+package sync
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+func testEvent(id, employee string) Event {
+	return Event{
+		Source: SourceInbox, ID: id, Type: Hire, Effective: rules.Date{Year: 2026, Month: 11, Day: 2},
+		EmployeeID: employee, Name: rules.Name{Family: "Nguyễn", Middle: "Quốc", Given: "Trạng"}, Unit: "sotttt",
+		Origin: Origin{File: "a.csv", Line: 2}, Received: t0,
+	}
+}
+
+func openJournal(t *testing.T, path string) *Journal {
+	t.Helper()
+	j, _, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
+}
+
+func TestJournal_AddDeduplicates(t *testing.T) {
+	j := openJournal(t, filepath.Join(t.TempDir(), "journal.jsonl"))
+	e1, e2 := testEvent("E1", "NV1"), testEvent("E2", "NV2")
+	res, err := j.Add([]Event{e1, e2}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Added) != 2 {
+		t.Fatalf("added %d, want 2", len(res.Added))
+	}
+
+	// The same row delivered again in another file, later: a duplicate.
+	again := e1
+	again.Origin, again.Received = Origin{File: "b.csv", Line: 9}, t0.Add(time.Hour)
+	// The same id with other content: a conflict.
+	changed := testEvent("E2", "NV2")
+	changed.Unit = "sonv_vp"
+	// The same id twice in one call: the second is a duplicate.
+	e3 := testEvent("E3", "NV3")
+	res, err = j.Add([]Event{again, changed, e3, e3}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Added) != 1 || res.Added[0].Event.ID != "E3" {
+		t.Errorf("added %+v, want only E3", res.Added)
+	}
+	if len(res.Duplicates) != 2 {
+		t.Errorf("duplicates %d, want 2 (E1 again, E3 twice)", len(res.Duplicates))
+	}
+	if len(res.Conflicts) != 1 || res.Conflicts[0] != 1 {
+		t.Errorf("conflicts %v, want [1] (E2 with another unit)", res.Conflicts)
+	}
+	if n := len(j.Pending()); n != 3 {
+		t.Errorf("pending %d, want 3", n)
+	}
+}
+
+func TestJournal_SurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j, _, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := j.Add([]Event{testEvent("E1", "NV1"), testEvent("E2", "NV2"), testEvent("E3", "NV3")}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Resolve([]Resolution{{Seq: res.Added[0].Seq, Status: Done}, {Seq: res.Added[2].Seq, Status: Failed, Reason: "no"}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+
+	j = openJournal(t, path)
+	pending := j.Pending()
+	if len(pending) != 1 || pending[0].Event.ID != "E2" {
+		t.Fatalf("pending after reopen = %+v, want E2 only", pending)
+	}
+	if pending[0].Event.Name.Given != "Trạng" || pending[0].Event.Effective.String() != "2026-11-02" {
+		t.Errorf("event did not round-trip: %+v", pending[0].Event)
+	}
+	// Done stays a duplicate; a failed event may be resubmitted, corrected.
+	fixed := testEvent("E3", "NV3")
+	fixed.Unit = "sonv_vp"
+	res, err = j.Add([]Event{testEvent("E1", "NV1"), fixed}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Duplicates) != 1 || len(res.Added) != 1 || res.Added[0].Event.ID != "E3" {
+		t.Errorf("after reopen: added %v, duplicates %v; want E3 added, E1 duplicate", res.Added, res.Duplicates)
+	}
+	if res.Added[0].Seq <= pending[0].Seq {
+		t.Errorf("new seq %d not after existing %d", res.Added[0].Seq, pending[0].Seq)
+	}
+}
+
+func TestJournal_TornTail(t *testing.T) {
+	tests := []struct {
+		name string
+		tail string
+	}{
+		{"half a line", `{"kind":"event","seq":9,"at":"2026-`},
+		{"garbage line ending in newline", "\x00\x00\x00\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "journal.jsonl")
+			j, _, err := OpenJournal(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := j.Add([]Event{testEvent("E1", "NV1")}, t0); err != nil {
+				t.Fatal(err)
+			}
+			j.Close()
+			good, _ := os.ReadFile(path)
+			f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString(tt.tail)
+			f.Close()
+
+			j, repaired, err := OpenJournal(path)
+			if err != nil {
+				t.Fatalf("open after torn write: %v", err)
+			}
+			defer j.Close()
+			if !repaired {
+				t.Error("repaired = false, want true")
+			}
+			if got, _ := os.ReadFile(path); string(got) != string(good) {
+				t.Errorf("file after repair:\n%q\nwant\n%q", got, good)
+			}
+			if res, err := j.Add([]Event{testEvent("E2", "NV2")}, t0); err != nil || res.Added[0].Seq != 2 {
+				t.Errorf("add after repair: %+v, %v", res, err)
+			}
+		})
+	}
+}
+
+func TestJournal_DamageBeforeTheEndIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j, _, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Add([]Event{testEvent("E1", "NV1"), testEvent("E2", "NV2")}, t0); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	data, _ := os.ReadFile(path)
+	data[0] = '#'
+	os.WriteFile(path, data, 0o600)
+	if _, _, err := OpenJournal(path); err == nil {
+		t.Fatal("open of a journal damaged in its first line succeeded")
+	}
+}

@@ -1,0 +1,182 @@
+package sync
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+// Letters writes sealed credential letters: one file per issued password,
+// mode 0600, in a directory per unit, mode 0700. The first password is
+// written nowhere else (BTC 4: "phong bì có dấu mật").
+type Letters struct {
+	Dir string
+}
+
+// Letter is what a credential letter says.
+type Letter struct {
+	Issued   time.Time
+	Event    *Event
+	UID      string
+	Mail     string
+	FullName string
+	Unit     *rules.Unit
+	Password secret.Secret
+	Profile  rules.PasswordProfile
+}
+
+// Letter field labels; ReadLetter finds the values by them.
+const (
+	labelUID      = "Tên tài khoản:"
+	labelPassword = "Mật khẩu lần đầu:"
+)
+
+var letterTmpl = template.Must(template.New("letter").Funcs(template.FuncMap{
+	"classes": describeProfile,
+}).Parse(`MẬT
+THƯ CẤP TÀI KHOẢN TRUY CẬP CÁC ỨNG DỤNG DÙNG CHUNG
+(Sealed credential letter: hand it to the addressee only.)
+
+Kính gửi:       {{.Event.Reply.Name}}{{with .Event.Reply.Unit}} — {{.}}{{end}}
+{{- with .Event.Reply.Mail}}
+Thư điện tử:    {{.}}{{end}}
+{{- with .Event.Reply.Phone}}
+Điện thoại:     {{.}}{{end}}
+
+Theo đề nghị của {{or .Event.RequestedBy "(không ghi)"}} (mã {{.Event.ID}}, hiệu lực {{.Event.Effective}}),
+tài khoản sau đã được cấp:
+
+  Họ và tên:         {{.FullName}}
+  Mã cán bộ:         {{.Event.EmployeeID}}
+  Đơn vị:            {{.Unit.Name}} ({{.Unit.Account}})
+{{- with .Event.Title}}
+  Chức vụ:           {{.}}{{end}}
+  ` + labelUID + `     {{.UID}}
+  Thư điện tử:       {{.Mail}}
+  ` + labelPassword + ` {{.Password.Reveal}}
+
+Mật khẩu trên chỉ dùng cho lần đăng nhập đầu tiên: hệ thống yêu cầu đổi mật
+khẩu ngay khi đăng nhập. Mật khẩu mới {{classes .Profile}}.
+Không cho người khác biết mật khẩu; bảo quản thư này theo chế độ "Mật" và
+hủy thư sau khi đã đổi mật khẩu.
+
+Cấp lúc {{.Issued.Format "15:04 ngày 02/01/2006"}} bởi ldapsync.
+`))
+
+// describeProfile says in Vietnamese what a password must be.
+func describeProfile(p rules.PasswordProfile) string {
+	s := fmt.Sprintf("phải dài ít nhất %d ký tự", p.MinLength)
+	specials := "ký tự đặc biệt"
+	if p.Specials != "" {
+		specials += " (" + strings.Join(strings.Split(p.Specials, ""), " ") + ")"
+	}
+	switch {
+	case p.MinClasses >= 4:
+		s += ", gồm chữ in hoa, chữ thường, chữ số và " + specials
+	case p.MinClasses > 0:
+		s += fmt.Sprintf(", gồm ít nhất %d trong 4 loại: chữ in hoa, chữ thường, chữ số, %s", p.MinClasses, specials)
+	}
+	if p.UsernamePart > 0 {
+		s += ", và không chứa một phần tên tài khoản"
+	}
+	if p.History > 0 {
+		s += "; phải khác mật khẩu cũ"
+	}
+	return s
+}
+
+// Path returns where the letter for uid issued for event goes: a directory
+// per unit, one file per account and event, so a replay after a crash
+// rewrites the same letter instead of leaving two.
+func (l *Letters) Path(unit, uid string, ev *Event) string {
+	id := strings.NewReplacer("/", "_", ":", "_").Replace(ev.ID)
+	return filepath.Join(l.Dir, unit, uid+"_"+id+".txt")
+}
+
+// Write writes the letter atomically (temporary file, fsync, rename) and
+// returns its path.
+func (l *Letters) Write(lt Letter) (string, error) {
+	var buf bytes.Buffer
+	if err := letterTmpl.Execute(&buf, lt); err != nil {
+		return "", fmt.Errorf("letter: %w", err)
+	}
+	path := l.Path(lt.Unit.Account(), lt.UID, lt.Event)
+	dir := filepath.Dir(path)
+	for _, d := range []string{l.Dir, dir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return "", fmt.Errorf("letter: %w", err)
+		}
+		// MkdirAll leaves an existing directory's mode alone; a letters
+		// directory readable by others is not sealed.
+		if err := os.Chmod(d, 0o700); err != nil {
+			return "", fmt.Errorf("letter: %w", err)
+		}
+	}
+	if err := writeFileAtomic(path, buf.Bytes(), 0o600); err != nil {
+		return "", fmt.Errorf("letter: %w", err)
+	}
+	return path, nil
+}
+
+// ReadLetter returns the account name and first password a letter holds.
+func ReadLetter(path string) (uid string, pw secret.Secret, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", secret.Secret{}, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if v, ok := strings.CutPrefix(line, labelUID); ok {
+			uid = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, labelPassword); ok {
+			pw = secret.New(strings.TrimSpace(v))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", secret.Secret{}, err
+	}
+	if uid == "" || pw.IsZero() {
+		return "", secret.Secret{}, fmt.Errorf("letter %s: no account or password in it", path)
+	}
+	return uid, pw, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory, so a reader sees the old file or the new one, never half.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}

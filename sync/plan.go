@@ -1,0 +1,216 @@
+package sync
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ldapsync/ldapsync/directory"
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+// OpKind is a kind of directory operation.
+type OpKind string
+
+// Operation kinds.
+const (
+	// OpCreate adds a personal account.
+	OpCreate OpKind = "create"
+	// OpIssueCredentials generates a first password, writes it into a
+	// sealed letter for the unit, sets it in the directory and makes the
+	// user change it at the first login (BTC 4).
+	OpIssueCredentials OpKind = "issue_credentials"
+)
+
+// Op is one operation of a plan. It never holds a password: passwords are
+// generated when the operation runs.
+type Op struct {
+	Kind         OpKind   `json:"op"`
+	UID          string   `json:"uid"`
+	DN           string   `json:"dn"`
+	EmployeeID   string   `json:"employee_id"`
+	Name         string   `json:"name,omitempty"`
+	Unit         string   `json:"unit,omitempty"`
+	Title        string   `json:"title,omitempty"`
+	Mail         string   `json:"mail,omitempty"`
+	Phone        string   `json:"phone,omitempty"`
+	Applications []string `json:"applications,omitempty"`
+	// Why: the event and the regulation.
+	EventID string    `json:"event_id"`
+	Source  string    `json:"source"`
+	Type    EventType `json:"type"`
+	Article string    `json:"article"`
+	// Note explains a choice, such as which rung of the username ladder
+	// was free.
+	Note string `json:"note,omitempty"`
+
+	Seq   uint64 `json:"-"`
+	event *Event
+	name  rules.Name
+}
+
+// Outcome is what the plan decided for an event that needs no operation.
+type Outcome struct {
+	Seq    uint64 `json:"-"`
+	Event  *Event `json:"-"`
+	Status Status `json:"status"`
+	// Until is set for events held until their effective date.
+	Until  time.Time `json:"until,omitzero"`
+	Reason string    `json:"reason"`
+}
+
+// Plan is the result of planning: operations to run, and for every event
+// without operations, why.
+type Plan struct {
+	Ops []Op
+	// Held events are not yet effective; they stay pending.
+	Held []Outcome
+	// Satisfied events need nothing: the directory already reflects them.
+	Satisfied []Outcome
+	// Refused events cannot be applied as they are.
+	Refused []Outcome
+}
+
+// Planner turns events into operations. It is a pure function of its
+// inputs: the same events, snapshot, rules and clock give the same plan.
+type Planner struct {
+	Rules *rules.Rules
+	// PersonDN builds the DN of a personal account from its uid.
+	PersonDN func(uid string) string
+}
+
+// Plan computes the operations for entries (pending journal entries, in any
+// order) against what the directory holds, at now.
+func (pl *Planner) Plan(entries []Entry, snap *directory.Snapshot, now time.Time) *Plan {
+	entries = slices.Clone(entries)
+	slices.SortStableFunc(entries, func(a, b Entry) int {
+		return cmp.Or(a.Event.Effective.Compare(b.Event.Effective), cmp.Compare(a.Seq, b.Seq))
+	})
+	st := newPlanState(pl, snap, now)
+	p := &Plan{}
+	for i := range entries {
+		e := &entries[i]
+		start := e.Event.Effective.In(pl.Rules.Location)
+		if now.Before(start) {
+			p.Held = append(p.Held, Outcome{Seq: e.Seq, Event: &e.Event, Status: Pending, Until: start,
+				Reason: fmt.Sprintf("effective %s", e.Event.Effective)})
+			continue
+		}
+		switch e.Event.Type {
+		case Hire:
+			st.hire(p, e)
+		default:
+			p.Refused = append(p.Refused, Outcome{Seq: e.Seq, Event: &e.Event, Status: Failed,
+				Reason: fmt.Sprintf("event type %q is not supported", e.Event.Type)})
+		}
+	}
+	return p
+}
+
+// planState is what the directory will hold once the operations planned so
+// far have run.
+type planState struct {
+	pl         *Planner
+	byEmployee map[string][]*directory.Person
+	taken      map[string]bool
+	alloc      *rules.Allocator
+}
+
+func newPlanState(pl *Planner, snap *directory.Snapshot, now time.Time) *planState {
+	st := &planState{pl: pl, byEmployee: map[string][]*directory.Person{}, taken: map[string]bool{}}
+	for i := range snap.People {
+		p := &snap.People[i]
+		st.taken[p.UID] = true
+		if p.EmployeeID != "" {
+			st.byEmployee[p.EmployeeID] = append(st.byEmployee[p.EmployeeID], p)
+		}
+	}
+	for _, a := range snap.Accounts {
+		st.taken[a] = true
+	}
+	for _, u := range pl.Rules.Units.All() {
+		st.taken[u.Account()] = true
+	}
+	st.alloc = rules.NewAllocator(pl.Rules.Username, func(u string) bool { return st.taken[u] })
+	return st
+}
+
+func (st *planState) hire(p *Plan, e *Entry) {
+	ev := &e.Event
+	refuse := func(format string, args ...any) {
+		p.Refused = append(p.Refused, Outcome{Seq: e.Seq, Event: ev, Status: Failed, Reason: fmt.Sprintf(format, args...)})
+	}
+	switch existing := st.byEmployee[ev.EmployeeID]; len(existing) {
+	case 0:
+	case 1:
+		// NT 2.1: exactly one account per person. A repeated hire, or a
+		// replay after a crash, finds the account made.
+		acct := existing[0]
+		switch {
+		case acct.Revoked:
+			refuse("employee %s had account %s, revoked; a returning person gets the old account back, not a new one (not supported yet)", ev.EmployeeID, acct.UID)
+		case acct.PasswordChanged.IsZero():
+			p.Ops = append(p.Ops, st.op(OpIssueCredentials, e, acct.UID, "account exists without a password: first password not yet issued"))
+		default:
+			p.Satisfied = append(p.Satisfied, Outcome{Seq: e.Seq, Event: ev, Status: Done,
+				Reason: fmt.Sprintf("employee %s already has account %s (NT 2.1: one account per person)", ev.EmployeeID, acct.UID)})
+		}
+		return
+	default:
+		uids := make([]string, len(existing))
+		for i, a := range existing {
+			uids[i] = a.UID
+		}
+		refuse("employee %s is held by %d entries (%s); the directory must be fixed by hand", ev.EmployeeID, len(existing), strings.Join(uids, ", "))
+		return
+	}
+	unit, ok := st.pl.Rules.Units.Lookup(ev.Unit)
+	if !ok {
+		refuse("unit %q is no longer in the config", ev.Unit)
+		return
+	}
+	uid, err := st.alloc.Allocate(ev.Name, unit.LadderAbbr())
+	if err != nil {
+		refuse("no username for %q: %v", ev.Name.Full(), err)
+		return
+	}
+	st.taken[uid] = true
+	st.byEmployee[ev.EmployeeID] = []*directory.Person{{UID: uid, EmployeeID: ev.EmployeeID}}
+	p.Ops = append(p.Ops,
+		st.op(OpCreate, e, uid, ""),
+		st.op(OpIssueCredentials, e, uid, ""))
+}
+
+func (st *planState) op(kind OpKind, e *Entry, uid, note string) Op {
+	ev := &e.Event
+	return Op{
+		Kind: kind, UID: uid, DN: st.pl.PersonDN(uid), EmployeeID: ev.EmployeeID,
+		Name: ev.Name.Full(), Unit: ev.Unit, Title: ev.Title, Mail: st.pl.Rules.Mail(uid), Phone: ev.Phone,
+		Applications: ev.Applications,
+		EventID:      ev.ID, Source: ev.Source, Type: ev.Type, Article: ev.Type.Article(), Note: note,
+		Seq: e.Seq, event: ev, name: ev.Name,
+	}
+}
+
+// Person returns the directory entry an OpCreate makes.
+func (o *Op) Person() directory.Person {
+	return directory.Person{
+		UID: o.UID, EmployeeID: o.EmployeeID,
+		CN: o.name.Full(), SN: o.name.Family, GivenName: o.name.Given, DisplayName: o.name.Full(),
+		Mail: o.Mail, Unit: o.Unit, Title: o.Title, Phone: o.Phone, Groups: o.Applications,
+	}
+}
+
+// NextDue returns when the earliest held event becomes effective, or the
+// zero time when none is held.
+func (p *Plan) NextDue() time.Time {
+	var next time.Time
+	for _, h := range p.Held {
+		if next.IsZero() || h.Until.Before(next) {
+			next = h.Until
+		}
+	}
+	return next
+}

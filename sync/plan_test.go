@@ -1,0 +1,163 @@
+package sync
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ldapsync/ldapsync/directory"
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+func hire(seq uint64, employee, full, unit string) Entry {
+	n, err := rules.ParseFullName(full)
+	if err != nil {
+		panic(err)
+	}
+	return Entry{Seq: seq, Status: Pending, Event: Event{
+		Source: SourceInbox, ID: "E" + employee, Type: Hire, Effective: rules.Date{Year: 2026, Month: 11, Day: 2},
+		EmployeeID: employee, Name: n, Unit: unit,
+	}}
+}
+
+func uids(ops []Op, kind OpKind) []string {
+	var out []string
+	for _, o := range ops {
+		if o.Kind == kind {
+			out = append(out, o.UID)
+		}
+	}
+	return out
+}
+
+func TestPlanner_HireLadder(t *testing.T) {
+	pl := &Planner{Rules: exampleRules(t), PersonDN: personDN}
+	entries := []Entry{
+		hire(1, "NV1", "Nguyễn Quốc Trạng", "sotttt"),
+		hire(2, "NV2", "Lê Văn Tuấn", "ubnd_nh"),
+		hire(3, "NV3", "Lê Văn Tuấn", "vhtt_nh"),
+		hire(4, "NV4", "Lê Văn Tuấn", "ubnd_nh"),
+		hire(5, "NV5", "Lê Văn Tuấn", "tnmt_nh"),
+		hire(6, "NV6", "Phạm Văn Tuấn", "sonv_vp"),
+	}
+	p := pl.Plan(entries, &directory.Snapshot{}, t0)
+	want := "quoctrang vantuan tuanlv tuanlv.nh tuanlv2.nh tuanpv"
+	if got := strings.Join(uids(p.Ops, OpCreate), " "); got != want {
+		t.Errorf("created %s\nwant    %s", got, want)
+	}
+	if got := strings.Join(uids(p.Ops, OpIssueCredentials), " "); got != want {
+		t.Errorf("credentials for %s, want %s", got, want)
+	}
+	if len(p.Held)+len(p.Satisfied)+len(p.Refused) != 0 {
+		t.Errorf("unexpected outcomes: %+v", p)
+	}
+	op := p.Ops[0]
+	if op.DN != personDN("quoctrang") || op.Mail != "quoctrang@ninhthuan.gov.vn" || op.Article != "NT 5.2.a; BTC 4" {
+		t.Errorf("op = %+v", op)
+	}
+	if per := op.Person(); per.CN != "Nguyễn Quốc Trạng" || per.SN != "Nguyễn" || per.GivenName != "Trạng" || per.Unit != "sotttt" {
+		t.Errorf("person = %+v", per)
+	}
+}
+
+func TestPlanner_TakenNames(t *testing.T) {
+	pl := &Planner{Rules: exampleRules(t), PersonDN: personDN}
+	snap := &directory.Snapshot{
+		People:   []directory.Person{{UID: "vantuan", EmployeeID: "OLD1"}, {UID: "tuanlv", EmployeeID: "OLD2", Revoked: true}},
+		Accounts: []string{"quoctrang"},
+	}
+	p := pl.Plan([]Entry{hire(1, "NV1", "Nguyễn Quốc Trạng", "sotttt"), hire(2, "NV2", "Lê Văn Tuấn", "vhtt_ns")}, snap, t0)
+	if got := strings.Join(uids(p.Ops, OpCreate), " "); got != "trangnq tuanlv.ns" {
+		t.Errorf("created %s, want trangnq (quoctrang is another entry's) and tuanlv.ns (vantuan active, tuanlv revoked)", got)
+	}
+}
+
+func TestPlanner_ExistingEmployee(t *testing.T) {
+	pl := &Planner{Rules: exampleRules(t), PersonDN: personDN}
+	tests := []struct {
+		name   string
+		people []directory.Person
+		ops    []OpKind
+		status Status
+		reason string
+	}{
+		{"account made and used: nothing to do", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0}},
+			nil, Done, "already has account quoctrang"},
+		{"account made, password never set: issue it", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1"}},
+			[]OpKind{OpIssueCredentials}, "", ""},
+		{"account revoked: refused", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", Revoked: true}},
+			nil, Failed, "revoked"},
+		{"two entries: refused", []directory.Person{{UID: "a", EmployeeID: "NV1"}, {UID: "b", EmployeeID: "NV1"}},
+			nil, Failed, "held by 2 entries (a, b)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := pl.Plan([]Entry{hire(1, "NV1", "Nguyễn Quốc Trạng", "sotttt")}, &directory.Snapshot{People: tt.people}, t0)
+			var kinds []OpKind
+			for _, o := range p.Ops {
+				kinds = append(kinds, o.Kind)
+			}
+			if len(kinds) != len(tt.ops) || (len(kinds) > 0 && kinds[0] != tt.ops[0]) {
+				t.Errorf("ops = %v, want %v", kinds, tt.ops)
+			}
+			outcomes := append(p.Satisfied, p.Refused...)
+			if tt.status == "" {
+				if len(outcomes) != 0 {
+					t.Errorf("outcomes = %+v", outcomes)
+				}
+				return
+			}
+			if len(outcomes) != 1 || outcomes[0].Status != tt.status || !strings.Contains(outcomes[0].Reason, tt.reason) {
+				t.Errorf("outcomes = %+v, want %s with %q", outcomes, tt.status, tt.reason)
+			}
+		})
+	}
+}
+
+func TestPlanner_HeldUntilEffective(t *testing.T) {
+	r := exampleRules(t)
+	pl := &Planner{Rules: r, PersonDN: personDN}
+	e := hire(1, "NV1", "Nguyễn Quốc Trạng", "sotttt")
+	e.Event.Effective = rules.Date{Year: 2026, Month: 12, Day: 1}
+	start := time.Date(2026, 12, 1, 0, 0, 0, 0, r.Location)
+
+	p := pl.Plan([]Entry{e}, &directory.Snapshot{}, start.Add(-time.Second))
+	if len(p.Ops) != 0 || len(p.Held) != 1 || !p.Held[0].Until.Equal(start) || !p.NextDue().Equal(start) {
+		t.Fatalf("a second before: ops %v held %+v", p.Ops, p.Held)
+	}
+	if !start.Equal(time.Date(2026, 11, 30, 17, 0, 0, 0, time.UTC)) {
+		t.Errorf("start = %v, want 00:00 in Asia/Ho_Chi_Minh (17:00 UTC the day before)", start)
+	}
+	if p := pl.Plan([]Entry{e}, &directory.Snapshot{}, start); len(p.Ops) != 2 || len(p.Held) != 0 {
+		t.Errorf("at 00:00: ops %v held %v", p.Ops, p.Held)
+	}
+}
+
+// The plan is a function of its inputs: the order pending entries come in
+// does not matter, only their effective dates and journal order.
+func TestPlanner_Deterministic(t *testing.T) {
+	pl := &Planner{Rules: exampleRules(t), PersonDN: personDN}
+	var entries []Entry
+	for i, n := range []string{"Lê Văn Tuấn", "Lê Văn Tuấn", "Lê Văn Tuấn", "Nguyễn Văn Anh", "Nguyễn Văn Anh", "Trần Thị Anh"} {
+		entries = append(entries, hire(uint64(i+1), "NV"+string(rune('A'+i)), n, "ubnd_nh"))
+	}
+	entries[5].Event.Effective = rules.Date{Year: 2026, Month: 10, Day: 1} // earlier: planned first
+	var want bytes.Buffer
+	if err := pl.Plan(entries, &directory.Snapshot{}, t0).WriteJSON(&want); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(want.String(), `{"op":"create","uid":"thianh"`) {
+		t.Errorf("earliest effective not first:\n%s", want.String())
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20 {
+		rng.Shuffle(len(entries), func(i, j int) { entries[i], entries[j] = entries[j], entries[i] })
+		var got bytes.Buffer
+		pl.Plan(entries, &directory.Snapshot{}, t0).WriteJSON(&got)
+		if got.String() != want.String() {
+			t.Fatalf("plan depends on input order:\n%s\nwant\n%s", got.String(), want.String())
+		}
+	}
+}

@@ -1,0 +1,283 @@
+package sync
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+// Fields of an input record. CSV headers and JSON keys use these names.
+const (
+	FieldEventID      = "event_id"
+	FieldType         = "type"
+	FieldEffective    = "effective"
+	FieldEmployeeID   = "employee_id"
+	FieldFullName     = "full_name"
+	FieldFamilyName   = "family_name"
+	FieldMiddleName   = "middle_name"
+	FieldGivenName    = "given_name"
+	FieldUnit         = "unit"
+	FieldTitle        = "title"
+	FieldPhone        = "phone"
+	FieldApplications = "applications"
+	FieldReplyName    = "reply_name"
+	FieldReplyUnit    = "reply_unit"
+	FieldReplyMail    = "reply_mail"
+	FieldReplyPhone   = "reply_phone"
+	FieldRequestedBy  = "requested_by"
+	// FieldError is the column ldapsync adds to rejected rows. It is ignored
+	// on input, so a fixed file can be dropped back into the inbox as is.
+	FieldError = "error"
+)
+
+// Fields lists every input field in the order rejected files write them.
+var Fields = []string{
+	FieldEventID, FieldType, FieldEffective, FieldEmployeeID,
+	FieldFullName, FieldFamilyName, FieldMiddleName, FieldGivenName,
+	FieldUnit, FieldTitle, FieldPhone, FieldApplications,
+	FieldReplyName, FieldReplyUnit, FieldReplyMail, FieldReplyPhone, FieldRequestedBy,
+}
+
+// requiredColumns must be in every CSV header; without them no row can be
+// valid, so the whole file is set aside.
+var requiredColumns = []string{FieldEventID, FieldType, FieldEffective, FieldEmployeeID, FieldUnit}
+
+// Record is one input row: field name to raw value.
+type Record struct {
+	Origin Origin
+	Values map[string]string
+	// Raw is the CSV row as written, JSON the JSON Lines line: a rejected
+	// record is written back as it came, unknown columns included, so the
+	// admin fixes the reported field and resubmits the file.
+	Raw  []string
+	JSON []byte
+}
+
+// Problem is one thing wrong with one field of a record.
+type Problem struct {
+	Field string `json:"field"`
+	Msg   string `json:"message"`
+}
+
+func (p Problem) String() string {
+	if p.Field == "" {
+		return p.Msg
+	}
+	return p.Field + ": " + p.Msg
+}
+
+// Rejection is a record that could not become an event, with every reason.
+type Rejection struct {
+	Record   Record
+	Problems []Problem
+}
+
+// Error formats the rejection as file:line: field: reason; field: reason.
+func (r Rejection) Error() string {
+	return fmt.Sprintf("%s:%d: %s", r.Record.Origin.File, r.Record.Origin.Line, r.Reason())
+}
+
+// Reason joins the problems, without the location.
+func (r Rejection) Reason() string {
+	msgs := make([]string, len(r.Problems))
+	for i, p := range r.Problems {
+		msgs[i] = p.String()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+var (
+	eventIDRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`)
+	employeeIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	phoneRE      = regexp.MustCompile(`^\+?[0-9 ().-]{3,32}$`)
+)
+
+// maxFieldLen bounds free-text fields; LDAP and letters need no more.
+const maxFieldLen = 256
+
+// decode validates rec against the rules and turns it into an event. It
+// reports every problem of the record, not just the first.
+func decode(rec Record, r *rules.Rules, source string, received time.Time) (Event, []Problem) {
+	var probs []Problem
+	add := func(f, format string, args ...any) {
+		probs = append(probs, Problem{Field: f, Msg: fmt.Sprintf(format, args...)})
+	}
+	get := func(f string) string { return clean(rec.Values[f]) }
+	for f, v := range rec.Values {
+		switch {
+		case !utf8.ValidString(v):
+			add(f, "not valid UTF-8")
+		case len(v) > maxFieldLen:
+			add(f, "longer than %d bytes", maxFieldLen)
+		case strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) && r != '\t' }):
+			add(f, "contains a control character or line break")
+		}
+	}
+	ev := Event{Source: source, Origin: rec.Origin, Received: received}
+
+	ev.ID = get(FieldEventID)
+	switch {
+	case ev.ID == "":
+		add(FieldEventID, "required")
+	case !eventIDRE.MatchString(ev.ID):
+		add(FieldEventID, "%q must be 1-128 letters, digits or . _ : / -", ev.ID)
+	}
+
+	ev.Type = EventType(strings.ToLower(get(FieldType)))
+	switch {
+	case ev.Type == "":
+		add(FieldType, "required")
+	case !slices.Contains(EventTypes, ev.Type):
+		add(FieldType, "%q is not supported (supported: %s)", ev.Type, joinTypes(EventTypes))
+	}
+
+	if s := get(FieldEffective); s == "" {
+		add(FieldEffective, "required")
+	} else if d, err := rules.ParseDate(s); err != nil {
+		add(FieldEffective, "%v", err)
+	} else {
+		ev.Effective = d
+	}
+
+	ev.EmployeeID = get(FieldEmployeeID)
+	switch {
+	case ev.EmployeeID == "":
+		add(FieldEmployeeID, "required")
+	case !employeeIDRE.MatchString(ev.EmployeeID):
+		add(FieldEmployeeID, "%q must be 1-64 letters, digits or . _ -", ev.EmployeeID)
+	}
+
+	decodeName(rec, &ev, add)
+
+	ev.Unit = strings.ToLower(get(FieldUnit))
+	if ev.Unit == "" {
+		add(FieldUnit, "required")
+	} else if _, ok := r.Units.Lookup(ev.Unit); !ok {
+		add(FieldUnit, "%q is not a unit of the config (see: ldapsync units)", ev.Unit)
+	}
+
+	ev.Title = get(FieldTitle)
+	ev.Phone = get(FieldPhone)
+	if ev.Phone != "" && !phoneRE.MatchString(ev.Phone) {
+		add(FieldPhone, "%q is not a phone number", ev.Phone)
+	}
+	for _, a := range splitList(get(FieldApplications)) {
+		a = strings.ToLower(a)
+		if _, ok := r.Application(a); !ok {
+			add(FieldApplications, "%q is not an application of the config", a)
+			continue
+		}
+		if !slices.Contains(ev.Applications, a) {
+			ev.Applications = append(ev.Applications, a)
+		}
+	}
+	slices.Sort(ev.Applications)
+	ev.Reply = Reply{Name: get(FieldReplyName), Unit: get(FieldReplyUnit), Mail: get(FieldReplyMail), Phone: get(FieldReplyPhone)}
+	if ev.Reply.Mail != "" {
+		if a, err := mail.ParseAddress(ev.Reply.Mail); err != nil || a.Address != ev.Reply.Mail {
+			add(FieldReplyMail, "%q is not a mail address", ev.Reply.Mail)
+		}
+	}
+	if ev.Reply.Phone != "" && !phoneRE.MatchString(ev.Reply.Phone) {
+		add(FieldReplyPhone, "%q is not a phone number", ev.Reply.Phone)
+	}
+	ev.RequestedBy = get(FieldRequestedBy)
+
+	if ev.Type == Hire {
+		for _, f := range r.RequestFields {
+			if get(f) == "" {
+				add(f, "required for %s (BTC 4: an account request names it)", ev.Type)
+			}
+		}
+	}
+	slices.SortStableFunc(probs, func(a, b Problem) int { return fieldOrder(a.Field) - fieldOrder(b.Field) })
+	return ev, probs
+}
+
+// decodeName reads full_name or the three parts. When both are given they
+// must agree, so a typo in one cannot silently win.
+func decodeName(rec Record, ev *Event, add func(f, format string, args ...any)) {
+	full := clean(rec.Values[FieldFullName])
+	family, middle, given := clean(rec.Values[FieldFamilyName]), clean(rec.Values[FieldMiddleName]), clean(rec.Values[FieldGivenName])
+	parts := family != "" || middle != "" || given != ""
+	switch {
+	case parts:
+		if family == "" {
+			add(FieldFamilyName, "required when the name is given in parts")
+		}
+		if given == "" {
+			add(FieldGivenName, "required when the name is given in parts")
+		}
+		if family == "" || given == "" {
+			return
+		}
+		n, err := rules.NameFromParts(family, middle, given)
+		if err != nil {
+			add(FieldGivenName, "%v", err)
+			return
+		}
+		if full != "" {
+			if f, err := rules.ParseFullName(full); err != nil || f.Full() != n.Full() {
+				add(FieldFullName, "%q does not match family_name, middle_name and given_name (%q)", full, n.Full())
+				return
+			}
+		}
+		ev.Name = n
+	case full != "":
+		n, err := rules.ParseFullName(full)
+		if err != nil {
+			add(FieldFullName, "%v", err)
+			return
+		}
+		ev.Name = n
+	default:
+		add(FieldFullName, "required (or family_name and given_name)")
+	}
+}
+
+// clean trims the value, turns the spaces Excel and Word leave (NBSP,
+// ideographic space) into plain ones, and composes it to NFC (TCVN 6909),
+// whatever mix of composed and combining marks the source wrote.
+func clean(s string) string {
+	return norm.NFC.String(strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return ' '
+		}
+		return r
+	}, s)))
+}
+
+// splitList splits "mail; eoffice" (also with commas) into its items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' }) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func joinTypes(ts []EventType) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+
+func fieldOrder(f string) int {
+	if i := slices.Index(Fields, f); i >= 0 {
+		return i
+	}
+	return len(Fields)
+}
