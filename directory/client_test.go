@@ -16,6 +16,7 @@ import (
 )
 
 func TestDial(t *testing.T) {
+	t.Parallel()
 	srv := slapdtest.New(t, slapdtest.Options{})
 	const wrong = "Wr0ng#ServicePassword"
 	wrongFile := filepath.Join(t.TempDir(), "wrong.pw")
@@ -60,6 +61,7 @@ func TestDial(t *testing.T) {
 // slapd restarted under it; retrying the failed operation itself is the
 // caller's business for now.
 func TestClient_reconnect(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true)
 	if err := e.srv.Restart(context.Background()); err != nil {
 		t.Fatal(err)
@@ -76,6 +78,7 @@ func TestClient_reconnect(t *testing.T) {
 }
 
 func TestClient_Close(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, false)
 	if err := e.c.Close(); err != nil {
 		t.Fatal(err)
@@ -86,6 +89,7 @@ func TestClient_Close(t *testing.T) {
 }
 
 func TestClient_Snapshot_canceled(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true)
 	c, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -16,6 +16,7 @@ import (
 )
 
 func TestClient_CreatePerson(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true)
 	odd := person("odd", "NV-0009")
 	odd.CN = `Trần (Văn) *A\B, C+D "E" <F>; G`
@@ -81,6 +82,7 @@ func TestClient_CreatePerson(t *testing.T) {
 }
 
 func TestClient_SetPassword(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true)
 	dn, first := e.user(t, person("tuanlv", "NV-0100"), "Xk7#mPq2@vRt9w")
 
@@ -127,6 +129,7 @@ func TestClient_SetPassword(t *testing.T) {
 }
 
 func TestClient_Bind(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true)
 	p := person("locked", "NV-0200")
 	dn, pw := e.user(t, p, "Lk9#mPq2@vRt9w")
@@ -166,6 +169,7 @@ func TestClient_Bind(t *testing.T) {
 }
 
 func TestClient_Snapshot(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true)
 	p := person("quoctrang", "NV-0001")
 	dn, pw := e.user(t, p, "Sn4p#shotPassw0rd")
@@ -221,6 +225,7 @@ func TestClient_Snapshot(t *testing.T) {
 // TestClient_Snapshot_paged reads more people than slapd's default size
 // limit (500) returns to one search.
 func TestClient_Snapshot_paged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, true)
 	const n = 1203
 	var ldif strings.Builder

@@ -69,10 +69,9 @@ func (c *Client) EnsureTree(ctx context.Context, r *rules.Rules) ([]Created, err
 func (c *Client) treeSpecs(r *rules.Rules) []entrySpec {
 	var specs []entrySpec
 	for _, ct := range c.cfg.containers() {
-		_, name, _ := strings.Cut(ct.rdn, "=")
 		specs = append(specs, entrySpec{dn: c.cfg.under(ct.rdn), attrs: []attr{
 			{name: "objectClass", values: []string{"organizationalUnit"}, merge: true},
-			{name: "ou", values: []string{name}, merge: true},
+			{name: "ou", values: []string{ouValue(ct.rdn)}, merge: true},
 		}})
 	}
 	var units []*rules.Unit
@@ -119,6 +118,16 @@ func (c *Client) treeSpecs(r *rules.Rules) []entrySpec {
 		{name: "pwdMaxAge", values: []string{strconv.FormatInt(int64(pw.MaxAge.Std().Seconds()), 10)}},
 	}})
 	return specs
+}
+
+// ouValue returns the value of a container's RDN, ou=VALUE, which
+// Config.Validate checked.
+func ouValue(rdn string) string {
+	d, err := ldap.ParseDN(rdn)
+	if err != nil || len(d.RDNs) != 1 || len(d.RDNs[0].Attributes) != 1 {
+		return rdn
+	}
+	return d.RDNs[0].Attributes[0].Value
 }
 
 func nonEmpty(v string) []string {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestClient_EnsureTree(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, false)
 	r := testRules(t)
 	cfg := e.cfg

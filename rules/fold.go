@@ -58,44 +58,91 @@ func Fold(s string) (string, error) {
 	if isFolded(s) {
 		return s, nil
 	}
-	d := norm.NFD.String(s)
-	out := make([]byte, 0, len(d))
-	space := false // a space is due before the next letter
+	var buf [64]byte // most names fit, saving an allocation
+	out, err := appendFold(buf[:0], s)
+	return string(out), err
+}
+
+// appendFold appends Fold(s) to dst. Each character is decomposed on its
+// own, with the canonical decomposition of Unicode's tables (norm), rather
+// than normalising the whole string first: the marks of one letter are
+// checked as a set, so their order does not matter, and the allocator
+// folds a name without allocating.
+func appendFold(dst []byte, s string) ([]byte, error) {
+	f := folder{out: dst, start: len(dst)}
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		ok := true
+		if d := decomposition(r, s[i:i+size]); d != nil {
+			for j := 0; ok && j < len(d); {
+				dr, n := utf8.DecodeRune(d[j:])
+				f, ok = f.add(dr)
+				j += n
+			}
+		} else {
+			f, ok = f.add(r)
+		}
+		if !ok {
+			return dst, &CharError{Text: s, Char: composedAt(s, i)}
+		}
+		i += size
+	}
+	return f.out, nil
+}
+
+// decomposition returns the canonical decomposition of the rune r, whose
+// UTF-8 encoding is enc, or nil when it has none.
+func decomposition(r rune, enc string) []byte {
+	if r < utf8.RuneSelf {
+		return nil
+	}
+	return norm.NFD.PropertiesString(enc).Decomposition()
+}
+
+// folder is the state of appendFold.
+type folder struct {
+	out   []byte
+	start int  // where this text's letters begin in out
+	space bool // a space is due before the next letter
 	// The vowel the marks that follow belong to (0 after anything else),
 	// and whether it has its tone and its vowel mark yet.
-	var vowel byte
-	var toned, marked bool
-	for i, r := range d {
-		switch {
-		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', r == 'đ', r == 'Đ':
-			c := byte('d')
-			if r < utf8.RuneSelf {
-				c = byte(r) | 0x20 // lower case
-			}
-			vowel, toned, marked = 0, false, false
-			if strings.IndexByte("aeiouy", c) >= 0 {
-				vowel = c
-			}
-			if space {
-				out = append(out, ' ')
-				space = false
-			}
-			out = append(out, c)
-		case vowel != 0 && !toned && isTone(r):
-			toned = true
-		case !marked && isVowelMark(vowel, r):
-			marked = true
-		case isInvisible(r):
-		case isJoiner(r):
-			vowel = 0
-		case unicode.IsSpace(r):
-			vowel = 0
-			space = len(out) > 0
-		default:
-			return "", &CharError{Text: s, Char: composedAt(d, i)}
+	vowel         byte
+	toned, marked bool
+}
+
+// add takes one decomposed rune, and reports false when it cannot stand
+// where it is. It works on a copy, not through a pointer, so that the
+// buffer appendFold is given can stay on the caller's stack.
+func (f folder) add(r rune) (folder, bool) {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', r == 'đ', r == 'Đ':
+		c := byte('d')
+		if r < utf8.RuneSelf {
+			c = byte(r) | 0x20 // lower case
 		}
+		f.vowel, f.toned, f.marked = 0, false, false
+		if strings.IndexByte("aeiouy", c) >= 0 {
+			f.vowel = c
+		}
+		if f.space {
+			f.out = append(f.out, ' ')
+			f.space = false
+		}
+		f.out = append(f.out, c)
+	case f.vowel != 0 && !f.toned && isTone(r):
+		f.toned = true
+	case !f.marked && isVowelMark(f.vowel, r):
+		f.marked = true
+	case isInvisible(r):
+	case isJoiner(r):
+		f.vowel = 0
+	case unicode.IsSpace(r):
+		f.vowel = 0
+		f.space = len(f.out) > f.start
+	default:
+		return f, false
 	}
-	return string(out), nil
+	return f, true
 }
 
 // isTone reports the combining forms of the five Vietnamese tone marks.
@@ -121,9 +168,10 @@ func isVowelMark(vowel byte, r rune) bool {
 	return false
 }
 
-// composedAt returns the offending character at byte i of the NFD text d
-// as it is written: its base and marks composed, when they compose to one
-// character ('Ñ', 'й', 'ö'), or else the rune at i itself.
+// composedAt returns the offending character at byte i of d as it is
+// written: its base and marks composed, when they compose to one character
+// ('Ñ' also when typed as N and a combining tilde), or else the rune at i
+// itself.
 func composedAt(d string, i int) rune {
 	start := i
 	for start > 0 {

@@ -29,7 +29,7 @@ func ParseFullName(full string) (Name, error) {
 		Middle: strings.Join(words[1:len(words)-1], " "),
 		Given:  words[len(words)-1],
 	}
-	if _, err := n.fold(); err != nil {
+	if _, err := n.fold(nil); err != nil {
 		return Name{}, err
 	}
 	return n, nil
@@ -40,7 +40,7 @@ func ParseFullName(full string) (Name, error) {
 // and given names may not.
 func NameFromParts(family, middle, given string) (Name, error) {
 	n := Name{Family: cleanText(family), Middle: cleanText(middle), Given: cleanText(given)}
-	if _, err := n.fold(); err != nil {
+	if _, err := n.fold(nil); err != nil {
 		return Name{}, err
 	}
 	return n, nil
@@ -60,29 +60,31 @@ func (n Name) Full() string {
 
 // foldedName is a Name folded once, so the allocator builds every rung of
 // the ladder from it without folding again. Each part is lower-case ASCII
-// words separated by single spaces.
+// words separated by single spaces, all three in one buffer.
 type foldedName struct {
-	family, middle, given string
+	family, middle, given []byte
 }
 
-// fold folds each part and checks that the family and given names are not
-// empty once folded ("-" alone folds to nothing).
-func (n Name) fold() (foldedName, error) {
-	var f foldedName
-	var err error
-	if f.family, err = Fold(n.Family); err != nil {
-		return f, err
+// fold appends the folded parts to dst, and checks that the family and
+// given names are not empty once folded ("-" alone folds to nothing).
+func (n Name) fold(dst []byte) (foldedName, error) {
+	b, err := appendFold(dst, n.Family)
+	if err != nil {
+		return foldedName{}, err
 	}
-	if f.middle, err = Fold(n.Middle); err != nil {
-		return f, err
+	family := len(b)
+	if b, err = appendFold(b, n.Middle); err != nil {
+		return foldedName{}, err
 	}
-	if f.given, err = Fold(n.Given); err != nil {
-		return f, err
+	middle := len(b)
+	if b, err = appendFold(b, n.Given); err != nil {
+		return foldedName{}, err
 	}
+	f := foldedName{family: b[len(dst):family], middle: b[family:middle], given: b[middle:]}
 	switch {
-	case f.family == "":
+	case len(f.family) == 0:
 		return f, fmt.Errorf("rules: name %q: no family name", n.Full())
-	case f.given == "":
+	case len(f.given) == 0:
 		return f, fmt.Errorf("rules: name %q: no given name", n.Full())
 	}
 	return f, nil

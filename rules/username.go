@@ -160,19 +160,23 @@ func NewAllocator(cfg UsernameConfig, taken func(string) bool) *Allocator {
 // Allocate returns the first free rung of the ladder for n in a unit whose
 // ladder abbreviation (Unit.LadderAbbr) is abbr, and counts it as taken
 // from then on. Rungs longer than MaxLength are skipped; when no rung fits
-// and is free, the error wraps ErrNoFreeUsername. A name that does not fold
-// is a *CharError.
+// and is free, the error wraps ErrNoFreeUsername. abbr may be empty when
+// the unit is not known, as for a quick look-up; then only rules 1 and 2
+// are tried. A name that does not fold is a *CharError.
 func (a *Allocator) Allocate(n Name, abbr string) (string, error) {
-	f, err := n.fold()
+	// Buffers that hold the usual name and rung without allocating; longer
+	// ones grow onto the heap.
+	var parts [3 * MaxUsernameLength]byte
+	var rung [MaxUsernameLength + 8]byte
+	f, err := n.fold(parts[:0])
 	if err != nil {
 		return "", err
 	}
-	if !isAbbr(abbr) {
+	if abbr != "" && !isAbbr(abbr) {
 		return "", fmt.Errorf("rules: ladder abbreviation %q: want lower-case letters and digits, starting with a letter", abbr)
 	}
-	var scratch [MaxUsernameLength]byte
 	// Rule 1.
-	b := appendJoined(scratch[:0], f.middle)
+	b := appendJoined(rung[:0], f.middle)
 	b = appendJoined(b, f.given)
 	if u, ok := a.claim(b); ok {
 		return u, nil
@@ -184,22 +188,24 @@ func (a *Allocator) Allocate(n Name, abbr string) (string, error) {
 	if u, ok := a.claim(b); ok {
 		return u, nil
 	}
+	if abbr == "" {
+		return "", fmt.Errorf("rules: name %q: rules 1 and 2 are not free, and rules 3 and 4 need the unit's abbreviation", n.Full())
+	}
 	rule2 := len(b)
 	// Rule 3.
 	b = append(append(b, '.'), abbr...)
 	if u, ok := a.claim(b); ok {
 		return u, nil
 	}
-	// Rule 4.
-	stem := string(b)
-	for i := max(2, a.next[stem]); i <= maxCounter; i++ {
+	// Rule 4. b is the stem ("tuanlv.nh") here.
+	for i := max(2, a.next[string(b)]); i <= maxCounter; i++ {
 		b = strconv.AppendInt(b[:rule2], int64(i), 10)
 		b = append(append(b, '.'), abbr...)
 		if len(b) > a.maxLen {
 			break // a larger number is no shorter
 		}
 		if u, ok := a.claim(b); ok {
-			a.next[stem] = i + 1
+			a.next[string(b[:rule2])+"."+abbr] = i + 1
 			return u, nil
 		}
 	}
@@ -220,7 +226,7 @@ func (a *Allocator) claim(b []byte) (string, bool) {
 }
 
 // appendJoined appends the words of the folded text s without the spaces.
-func appendJoined(b []byte, s string) []byte {
+func appendJoined(b, s []byte) []byte {
 	for i := 0; i < len(s); i++ {
 		if s[i] != ' ' {
 			b = append(b, s[i])
@@ -231,7 +237,7 @@ func appendJoined(b []byte, s string) []byte {
 
 // appendInitials appends the first letter of each word of the folded text
 // s: "ton nu" gives "tn".
-func appendInitials(b []byte, s string) []byte {
+func appendInitials(b, s []byte) []byte {
 	for i := 0; i < len(s); i++ {
 		if s[i] != ' ' && (i == 0 || s[i-1] == ' ') {
 			b = append(b, s[i])

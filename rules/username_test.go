@@ -196,7 +196,11 @@ func TestAllocator_Allocate(t *testing.T) {
 		}},
 		{name: "bad abbreviation", allocs: []alloc{
 			{"Lê Văn Tuấn", "N H", `error: rules: ladder abbreviation "N H"`},
-			{"Lê Văn Tuấn", "", `error: rules: ladder abbreviation ""`},
+		}},
+		{name: "no abbreviation: rules 1 and 2 only", allocs: []alloc{
+			{"Lê Văn Tuấn", "", "vantuan"},
+			{"Lê Văn Tuấn", "", "tuanlv"},
+			{"Lê Văn Tuấn", "", "error: rules 1 and 2 are not free, and rules 3 and 4 need the unit's abbreviation"},
 		}},
 	}
 	for _, tt := range tests {
@@ -294,6 +298,7 @@ func FuzzAllocate(f *testing.F) {
 	f.Add("Katơr", "", "Hùng", "ba", uint8(4), "hung")
 	f.Add("Lê", "Văn", "7", "nh", uint8(63), "")
 	f.Add("Lê", "Văn", "Tuấn", "N_H", uint8(63), "")
+	f.Add("Lê", "Văn", "Tuấn", "", uint8(63), "vantuan")
 	f.Fuzz(func(t *testing.T, family, middle, given, abbr string, maxLen uint8, takenCSV string) {
 		cfg := DefaultUsernameConfig()
 		cfg.MaxLength = int(maxLen)%MaxUsernameLength + 1
@@ -304,12 +309,12 @@ func FuzzAllocate(f *testing.F) {
 		n := Name{family, middle, given}
 		a := NewAllocator(cfg, func(u string) bool { return taken[u] })
 		known := knownTaken(cfg, taken)
-		_, nameErr := n.fold()
+		_, nameErr := n.fold(nil)
 		for range 3 {
 			got, err := a.Allocate(n, abbr)
-			want, _ := lowestFree(n, abbr, cfg.MaxLength, known)
+			want, k := lowestFree(n, abbr, cfg.MaxLength, known)
 			switch {
-			case nameErr != nil || !abbrRE.MatchString(abbr):
+			case nameErr != nil || abbr != "" && !abbrRE.MatchString(abbr) || abbr == "" && (want == "" || k > 2):
 				if err == nil {
 					t.Fatalf("Allocate(%+v, %q) = %q; want an error", n, abbr, got)
 				}

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,9 +19,8 @@ import (
 	"syscall"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
+	"github.com/ldapsync/ldapsync/internal/yamlpatch"
 )
 
 func main() { os.Exit(run()) }
@@ -165,52 +163,12 @@ func writeDevConfig(example, out string, set map[string]any) error {
 	if err != nil {
 		return err
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return fmt.Errorf("%s: %w", example, err)
-	}
-	for path, v := range set {
-		var val yaml.Node
-		if err := val.Encode(v); err != nil {
-			return err
-		}
-		if err := setPath(root.Content[0], strings.Split(path, "."), &val); err != nil {
-			return fmt.Errorf("%s: %s: %w", example, path, err)
-		}
-	}
-	b, err := yaml.Marshal(&root)
+	b, err := yamlpatch.Patch(data, set)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", example, err)
 	}
 	header := "# Written by make dev from " + example + "; rewritten at every make dev.\n"
 	return os.WriteFile(out, append([]byte(header), b...), 0o600)
-}
-
-// setPath sets the value at path in a mapping node, adding missing keys.
-func setPath(m *yaml.Node, path []string, val *yaml.Node) error {
-	if m.Kind != yaml.MappingNode {
-		return errors.New("not a mapping")
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value != path[0] {
-			continue
-		}
-		if len(path) == 1 {
-			val.HeadComment, val.LineComment = "", m.Content[i+1].LineComment
-			m.Content[i+1] = val
-			return nil
-		}
-		return setPath(m.Content[i+1], path[1:], val)
-	}
-	next := val
-	if len(path) > 1 {
-		next = &yaml.Node{Kind: yaml.MappingNode}
-	}
-	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: path[0]}, next)
-	if len(path) > 1 {
-		return setPath(next, path[1:], val)
-	}
-	return nil
 }
 
 func copyFile(from, to string) error {

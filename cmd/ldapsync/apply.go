@@ -11,11 +11,19 @@ import (
 
 func init() {
 	register(&command{
-		name: "apply",
-		args: "FILE...",
-		summary: "Apply personnel files (CSV or JSON Lines) once, as the daemon would, and exit. " +
-			"Rejected rows are reported with file, line and field and written to the inbox's rejected/ directory; " +
-			"the other rows are applied. Exits 1 if any row or event was rejected.",
+		name:    "apply",
+		args:    "FILE...",
+		summary: "Apply personnel files (CSV or JSON Lines) once, as the daemon would, and exit.",
+		help: `Each file is read, its valid rows journaled and applied; rejected rows are
+reported on stderr with file, line and field, and written with their reasons
+to the inbox's rejected/ directory, where they can be fixed and resubmitted.
+The files themselves are left where they are. Rows already received are not
+applied again. First passwords go only into sealed letters (sync.letters_dir).
+Refuses to run while the daemon holds the state directory: drop files into
+its inbox instead.
+
+Exit status: 0 all applied, 1 something was rejected or failed, 2 usage or
+config error.`,
 		run: func(ctx context.Context, a *app, fs *flag.FlagSet, args []string) int {
 			c := a.commonFlags(fs)
 			if code := a.parse(fs, args); code >= 0 {

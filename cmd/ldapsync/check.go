@@ -13,7 +13,9 @@ func init() {
 	register(&command{
 		name:    "config",
 		args:    "check",
-		summary: "Check a config file and report every problem at once, each with its YAML path and line.",
+		summary: "Check a config file: every problem at once, with its YAML path and line.",
+		help: `Also checks that the bind password can be read from its file or
+environment variable (the value is never printed).`,
 		run: func(_ context.Context, a *app, fs *flag.FlagSet, args []string) int {
 			path := a.configFlag(fs)
 			if code := a.parse(fs, args); code >= 0 {
@@ -40,7 +42,11 @@ func init() {
 	register(&command{
 		name:    "audit",
 		args:    "verify [FILE]",
-		summary: "Verify the hash chain of the audit log (default: <sync.state_dir>/audit.jsonl) and print its head.",
+		summary: "Verify the hash chain of the audit log and print its head.",
+		help: `FILE defaults to <sync.state_dir>/audit.jsonl. Any changed, removed or
+reordered record breaks the chain; the error names the first one. Record
+the printed head somewhere else now and then: a chain rewritten from the
+start would verify, but would not end in a head you recorded.`,
 		run: func(_ context.Context, a *app, fs *flag.FlagSet, args []string) int {
 			path := a.configFlag(fs)
 			if code := a.parse(fs, args); code >= 0 {

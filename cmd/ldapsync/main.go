@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,7 +30,8 @@ const (
 type command struct {
 	name    string
 	args    string // the arguments synopsis for usage
-	summary string
+	summary string // one line, for the command list
+	help    string // more, for the command's own --help
 	// run defines its flags on fs, parses args with a.parse, and runs.
 	run func(ctx context.Context, a *app, fs *flag.FlagSet, args []string) int
 }
@@ -115,6 +115,9 @@ func (a *app) flags(c *command) *flag.FlagSet {
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: ldapsync %s [flags] %s\n\n%s\n", c.name, c.args, c.summary)
+		if c.help != "" {
+			fmt.Fprintf(w, "\n%s\n", c.help)
+		}
 		if hasFlags(fs) {
 			fmt.Fprintln(w, "\nFlags:")
 			fs.PrintDefaults()
@@ -129,25 +132,33 @@ func hasFlags(fs *flag.FlagSet) bool {
 	return n > 0
 }
 
-// parse parses args; it returns a non-negative exit code when the command
-// should stop (help was asked for, or the flags are wrong).
+// parse parses args, flags and arguments in any order ("plan FILE
+// --output json" as well as "plan --output json FILE"; everything after
+// "--" is an argument). It returns a non-negative exit code when the
+// command should stop: help was asked for, or the flags are wrong.
 func (a *app) parse(fs *flag.FlagSet, args []string) int {
-	for _, arg := range args {
-		if arg == "-h" || arg == "-help" || arg == "--help" {
-			fs.SetOutput(a.stdout)
-			fs.Usage()
-			return exitOK
+	var rest []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, rest = args[:i], args[i+1:]
+	}
+	if slices.ContainsFunc(args, func(s string) bool { return s == "-h" || s == "-help" || s == "--help" }) {
+		fs.SetOutput(a.stdout)
+		fs.Usage()
+		return exitOK
+	}
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return exitUsage
 		}
-		if arg == "--" {
+		if fs.NArg() == 0 {
 			break
 		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
+	// Parse again with only the arguments, so fs.Args returns them.
+	_ = fs.Parse(append([]string{"--"}, append(positional, rest...)...))
 	return -1
 }
 

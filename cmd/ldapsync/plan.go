@@ -12,10 +12,21 @@ import (
 
 func init() {
 	register(&command{
-		name: "plan",
-		args: "FILE...",
-		summary: "Print what applying personnel files would do to the directory, and change nothing " +
-			"(no directory write, no journal, no letter). Exits 1 if any row was rejected.",
+		name:    "plan",
+		args:    "FILE...",
+		summary: "Print what applying personnel files would do, and change nothing.",
+		help: `Reads the files and the directory and prints the operations the daemon
+would run: the usernames it would allocate, the letters it would write,
+the events it would hold until their effective date. Nothing is written: not
+the directory, not the journal, not a letter. Rejected rows are reported on
+stderr with file, line and field.
+
+--output json prints one JSON object a line: operations have an "op" key;
+events needing none have a "status" key (pending: held until "until";
+done: nothing to do; failed: refused, with the reason).
+
+Exit status: 0 planned, 1 rows rejected or the directory unreachable,
+2 usage or config error.`,
 		run: func(ctx context.Context, a *app, fs *flag.FlagSet, args []string) int {
 			c := a.commonFlags(fs)
 			output := fs.String("output", "table", "output format: table, or json (one object a line)")

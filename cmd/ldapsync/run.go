@@ -10,7 +10,14 @@ import (
 func init() {
 	register(&command{
 		name:    "run",
-		summary: "Run the daemon: watch the inbox and keep the directory in step until SIGINT or SIGTERM.",
+		summary: "Run the daemon: watch the inbox and keep the directory in step.",
+		help: `Scans sync.inbox.dir every sync.inbox.poll for .csv and .jsonl files,
+journals their events, and applies them to the directory. A file leaves the
+inbox for done/ once its events are journaled; its rejected rows go to
+rejected/ with the reasons. Events not yet effective wait in the journal
+until 00:00 of their effective date (rules.timezone). When the directory is
+unreachable, events wait in the journal and are retried with back-off.
+SIGINT or SIGTERM stop it cleanly.`,
 		run: func(ctx context.Context, a *app, fs *flag.FlagSet, args []string) int {
 			c := a.commonFlags(fs)
 			if code := a.parse(fs, args); code >= 0 {

@@ -98,24 +98,33 @@ func TestRender(t *testing.T) {
 	}
 }
 
-// TestRender_accessRules checks, against a slapd set up with the rendered
-// files, what users and anonymous clients may do.
-func TestRender_accessRules(t *testing.T) {
+// start starts a harness slapd, set up with the rendered files, and makes
+// the tree with the default rules as the service account.
+func start(t *testing.T) (*slapdtest.Server, *directory.Client) {
+	t.Helper()
 	srv := slapdtest.New(t, slapdtest.Options{})
-	cfg := srv.Config()
-	ctx := context.Background()
-	c, err := directory.Dial(ctx, cfg, zerolog.Nop())
+	c, err := directory.Dial(context.Background(), srv.Config(), zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { _ = c.Close() })
 	r, errs := rules.New(rules.DefaultConfig(), "rules")
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if _, err := c.EnsureTree(ctx, r); err != nil {
+	if _, err := c.EnsureTree(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
+	return srv, c
+}
+
+// TestRender_accessRules checks, against a slapd set up with the rendered
+// files, what users and anonymous clients may do.
+func TestRender_accessRules(t *testing.T) {
+	t.Parallel()
+	srv, c := start(t)
+	cfg := srv.Config()
+	ctx := context.Background()
 	users := map[string]string{"alice": "Al1ce#Passw0rd", "bob": "B0b#Passw0rdXy"}
 	for uid, pw := range users {
 		p := directory.Person{UID: uid, EmployeeID: "NV-" + uid, CN: uid, SN: uid, Mail: uid + "@ninhthuan.gov.vn"}
@@ -215,4 +224,48 @@ func mustLoad(t *testing.T, srv *slapdtest.Server) string {
 		t.Fatal(err)
 	}
 	return pw.Reveal()
+}
+
+// TestRender_refint checks what the overlay file promises: deleting a
+// group's last member leaves the empty DN, and memberof maintains memberOf.
+func TestRender_refint(t *testing.T) {
+	t.Parallel()
+	srv, c := start(t)
+	cfg := srv.Config()
+	ctx := context.Background()
+	p := directory.Person{UID: "solo", EmployeeID: "NV-1", CN: "Solo", SN: "Solo", Groups: []string{"baocao"}}
+	if err := c.CreatePerson(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	root, err := ldap.DialURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := root.Bind(srv.RootDN, srv.RootPassword); err != nil {
+		t.Fatal(err)
+	}
+	members := func() []string {
+		res, err := root.Search(ldap.NewSearchRequest(cfg.GroupDN("baocao"), ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", []string{"member"}, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Entries[0].GetAttributeValues("member")
+	}
+	res, err := root.Search(ldap.NewSearchRequest(cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(memberOf="+ldap.EscapeFilter(cfg.GroupDN("baocao"))+")", []string{"uid"}, nil))
+	if err != nil || len(res.Entries) != 1 || res.Entries[0].GetAttributeValue("uid") != "solo" {
+		t.Fatalf("filter on memberOf: %v, %v; want solo", res, err)
+	}
+	m := ldap.NewModifyRequest(cfg.GroupDN("baocao"), nil)
+	m.Delete("member", []string{directory.EmptyMember})
+	if err := root.Modify(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Del(ldap.NewDelRequest(cfg.PersonDN("solo"), nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := members(); len(got) != 1 || got[0] != directory.EmptyMember {
+		t.Fatalf("members after the last one was deleted: %q, want only the empty DN", got)
+	}
 }

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ldapsync/ldapsync/directory/slapdtest"
+	"github.com/ldapsync/ldapsync/internal/yamlpatch"
+)
+
+// harnessConfig writes a config for a throwaway slapd, derived from the
+// example like make dev's.
+func harnessConfig(t *testing.T, srv *slapdtest.Server) (path, state string) {
+	t.Helper()
+	example, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state = t.TempDir()
+	data, err := yamlpatch.Patch(example, map[string]any{
+		"log.format":              "json",
+		"directory.url":           srv.URL,
+		"directory.bind_dn":       srv.ServiceDN,
+		"directory.bind_password": map[string]string{"file": srv.ServicePasswordFile},
+		"sync.state_dir":          state,
+		"sync.letters_dir":        filepath.Join(state, "letters"),
+		"sync.inbox.dir":          filepath.Join(state, "inbox"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, state
+}
+
+// dump returns every entry's user attributes, read as the root DN with the
+// real ldapsearch, so a test sees any write.
+func dump(t *testing.T, srv *slapdtest.Server) string {
+	t.Helper()
+	out, err := exec.Command("ldapsearch", "-x", "-LLL", "-H", srv.URL, "-D", srv.RootDN, "-y", srv.RootPasswordFile,
+		"-b", srv.BaseDN, "(objectClass=*)", "*").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ldapsearch: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func TestPlan_ChangesNothing(t *testing.T) {
+	srv := slapdtest.New(t, slapdtest.Options{})
+	cfg, state := harnessConfig(t, srv)
+	before := dump(t, srv)
+
+	out, errOut, code := ldapsync(t, nil, "plan", "--config", cfg, "../../examples/personnel.csv")
+	if code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{"quoctrang", "vantuan", "tuanlv", "tuanlv.nh", "tuanlv2.nh", "issue_credentials", "Nothing was changed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+	if after := dump(t, srv); after != before {
+		t.Errorf("plan wrote to the directory:\nbefore\n%s\nafter\n%s", before, after)
+	}
+	if entries, _ := os.ReadDir(state); len(entries) != 0 {
+		t.Errorf("plan wrote to the state directory: %v", entries)
+	}
+
+	out, _, code = ldapsync(t, nil, "plan", "../../examples/personnel.csv", "--config", cfg, "--output", "json")
+	if code != 0 || strings.Count(out, `{"op":"create"`) != 10 || strings.Count(out, "\n") != 20 {
+		t.Errorf("plan --output json: exit %d\n%s", code, out)
+	}
+}
+
+func TestApply_RejectsBadRowsAppliesTheRest(t *testing.T) {
+	srv := slapdtest.New(t, slapdtest.Options{})
+	cfg, state := harnessConfig(t, srv)
+	in := filepath.Join(t.TempDir(), "batch.csv")
+	os.WriteFile(in, []byte("event_id,type,effective,employee_id,full_name,unit,title,phone,applications,reply_name,reply_unit,reply_mail,reply_phone,requested_by\n"+
+		"B1,hire,2026-11-02,NV1,Nguyễn Quốc Trạng,sotttt,Chuyên viên,0259 1,mail,Mai,VP,vp@ninhthuan.gov.vn,0259 2,GĐ\n"+
+		"B2,hire,2026-11-02,,Lê Văn Tuấn,sotttt,Chuyên viên,0259 1,mail,Mai,VP,vp@ninhthuan.gov.vn,0259 2,GĐ\n"+
+		"B3,hire,2026-11-02,NV3,Lê Văn Tuấn,sotttx,Chuyên viên,0259 1,mail,Mai,VP,vp@ninhthuan.gov.vn,0259 2,GĐ\n"+
+		"B4,hire,2026-11-02,NV4,Trần Thị Lan,vhtt_ns,Chuyên viên,0259 1,mail,Mai,VP,vp@ninhthuan.gov.vn,0259 2,GĐ\n"), 0o600)
+
+	out, errOut, code := ldapsync(t, nil, "apply", "--config", cfg, "--now", "2026-11-23", in)
+	if code != exitFailure {
+		t.Errorf("apply with rejected rows: exit %d, want %d", code, exitFailure)
+	}
+	for _, want := range []string{in + ":3: employee_id: required", in + `:4: unit: "sotttx" is not a unit of the config`} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if !strings.Contains(out, "2 new, 0 already received, 2 rejected") || !strings.Contains(out, "4 operations applied") {
+		t.Errorf("stdout:\n%s", out)
+	}
+	d := dump(t, srv)
+	for _, uid := range []string{"quoctrang", "thilan"} {
+		if !strings.Contains(d, "uid: "+uid+"\n") {
+			t.Errorf("%s not created", uid)
+		}
+	}
+	if strings.Contains(d, "vantuan") {
+		t.Error("a rejected row was applied")
+	}
+	rejected, _ := filepath.Glob(filepath.Join(state, "inbox", "rejected", "*batch.csv"))
+	if len(rejected) != 1 {
+		t.Fatalf("rejected rows not set aside: %v", rejected)
+	}
+
+	// Applying the same file again changes nothing.
+	out, _, _ = ldapsync(t, nil, "apply", "--config", cfg, in)
+	if !strings.Contains(out, "0 new, 2 already received") || !strings.Contains(out, "0 operations applied") {
+		t.Errorf("second apply:\n%s", out)
+	}
+	if _, _, code := ldapsync(t, nil, "audit", "verify", "--config", cfg); code != 0 {
+		t.Error("audit chain broken after apply")
+	}
+}
