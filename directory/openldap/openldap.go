@@ -61,6 +61,7 @@ type Params struct {
 type File struct {
 	// Name orders the files: apply them sorted by name.
 	Name string
+	// Data is the LDIF, comment header included.
 	Data []byte
 }
 
