@@ -14,7 +14,8 @@ import (
 // correct the record; dropping the character silently could hand out a
 // username nobody would recognise.
 type CharError struct {
-	// Text is the text that was being folded, as given.
+	// Text is the text that was being folded, as given; for a Name, the
+	// whole name.
 	Text string
 	// Char is the first offending character as it is written, composed
 	// with its marks: 'Ñ' for a VNI-encoded Đ read as Latin-1, 'й' for a
@@ -168,29 +169,29 @@ func isVowelMark(vowel byte, r rune) bool {
 	return false
 }
 
-// composedAt returns the offending character at byte i of d as it is
+// composedAt returns the offending character at byte i of s as it is
 // written: its base and marks composed, when they compose to one character
 // ('Ñ' also when typed as N and a combining tilde), or else the rune at i
 // itself.
-func composedAt(d string, i int) rune {
+func composedAt(s string, i int) rune {
 	start := i
 	for start > 0 {
-		if r, _ := utf8.DecodeRuneInString(d[start:]); !unicode.Is(unicode.Mn, r) {
+		if r, _ := utf8.DecodeRuneInString(s[start:]); !unicode.Is(unicode.Mn, r) {
 			break
 		}
-		_, n := utf8.DecodeLastRuneInString(d[:start])
+		_, n := utf8.DecodeLastRuneInString(s[:start])
 		start -= n
 	}
-	at, n := utf8.DecodeRuneInString(d[i:])
+	at, n := utf8.DecodeRuneInString(s[i:])
 	end := i + n
-	for end < len(d) {
-		r, n := utf8.DecodeRuneInString(d[end:])
+	for end < len(s) {
+		r, n := utf8.DecodeRuneInString(s[end:])
 		if !unicode.Is(unicode.Mn, r) {
 			break
 		}
 		end += n
 	}
-	if c := norm.NFC.String(d[start:end]); utf8.RuneCountInString(c) == 1 {
+	if c := norm.NFC.String(s[start:end]); utf8.RuneCountInString(c) == 1 {
 		r, _ := utf8.DecodeRuneInString(c)
 		return r
 	}

@@ -68,19 +68,19 @@ type foldedName struct {
 // fold appends the folded parts to dst, and checks that the family and
 // given names are not empty once folded ("-" alone folds to nothing).
 func (n Name) fold(dst []byte) (foldedName, error) {
-	b, err := appendFold(dst, n.Family)
-	if err != nil {
-		return foldedName{}, err
+	b := dst
+	var ends [3]int
+	for i, part := range [...]string{n.Family, n.Middle, n.Given} {
+		var err error
+		if b, err = appendFold(b, part); err != nil {
+			if ce, ok := err.(*CharError); ok {
+				ce.Text = n.Full() // the whole name tells HR which record to fix
+			}
+			return foldedName{}, err
+		}
+		ends[i] = len(b)
 	}
-	family := len(b)
-	if b, err = appendFold(b, n.Middle); err != nil {
-		return foldedName{}, err
-	}
-	middle := len(b)
-	if b, err = appendFold(b, n.Given); err != nil {
-		return foldedName{}, err
-	}
-	f := foldedName{family: b[len(dst):family], middle: b[family:middle], given: b[middle:]}
+	f := foldedName{family: b[len(dst):ends[0]], middle: b[ends[0]:ends[1]], given: b[ends[1]:]}
 	switch {
 	case len(f.family) == 0:
 		return f, fmt.Errorf("rules: name %q: no family name", n.Full())

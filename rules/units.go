@@ -30,8 +30,8 @@ const (
 	// KindDepartmentUnit is a unit under a department (đơn vị trực
 	// thuộc): <abbr>, e.g. ttcntttt.
 	KindDepartmentUnit UnitKind = "department_unit"
-	// KindDistrictOffice is an office or unit under a district: <abbr>_<district
-	// abbr>, e.g. vhtt_ns.
+	// KindDistrictOffice is an office or unit under a district:
+	// <abbr>_<district abbr>, e.g. vhtt_ns.
 	KindDistrictOffice UnitKind = "district_office"
 )
 

@@ -190,12 +190,8 @@ func TestBuildUnitTree_errors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tree, errs := BuildUnitTree(tt.roots, "rules.units")
-			var got []string
-			for _, e := range errs {
-				got = append(got, e.Error())
-			}
-			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
-				t.Errorf("BuildUnitTree:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			if got, want := errs.Error(), strings.Join(tt.want, "\n"); got != want {
+				t.Errorf("BuildUnitTree:\n%s\nwant:\n%s", got, want)
 			}
 			if tree != nil {
 				t.Error("BuildUnitTree returned a tree with problems")

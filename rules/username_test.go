@@ -47,13 +47,8 @@ func TestUsernameConfig_Validate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultUsernameConfig()
 			tt.change(&c)
-			errs := c.Validate("rules.username")
-			var got []string
-			for _, e := range errs {
-				got = append(got, e.Error())
-			}
-			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
-				t.Errorf("Validate:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			if got, want := c.Validate("rules.username").Error(), strings.Join(tt.want, "\n"); got != want {
+				t.Errorf("Validate:\n%s\nwant:\n%s", got, want)
 			}
 		})
 	}

@@ -2,8 +2,10 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	gosync "sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -27,6 +29,9 @@ type Applier struct {
 	Rules   *rules.Rules
 	Letters *Letters
 	Audit   *Audit
+	// Parallel is how many people's operations run at once; set it to the
+	// directory's connection count. Default 1.
+	Parallel int
 	// Rand is the randomness for passwords; nil means crypto/rand.
 	Rand io.Reader
 	Now  func() time.Time
@@ -42,48 +47,147 @@ type Report struct {
 	Done      int // events completed, Satisfied included
 }
 
-// Apply runs p's operations event by event, in plan order. It returns the
-// resolutions to journal: Done for events whose every operation succeeded
-// or that needed none, Failed for refused ones. An event whose operation
-// fails stays pending, and Apply stops there and returns the error: the
-// directory is probably unreachable, and the journal retries it later.
-// Operations are idempotent, so a retry redoes nothing that was done.
+// Apply runs p's operations and returns the resolutions to journal: Done
+// for events whose every operation succeeded or that needed none, Failed
+// for refused ones and for those the directory refused for good. Each
+// person's operations run in plan order; different people's run in
+// parallel (Parallel at once). When the directory fails in a way that may
+// pass (unreachable, busy), Apply stops starting operations, lets the
+// running ones end, and returns the error: the unfinished events stay
+// pending and the journal retries them later. Operations are idempotent, so
+// a retry redoes nothing that was done. Every audit record is on disk
+// before Apply returns.
 func (a *Applier) Apply(ctx context.Context, p *Plan) ([]Resolution, Report, error) {
-	var res []Resolution
-	rep := Report{Held: len(p.Held)}
+	run := &applyRun{Applier: a, rep: Report{Held: len(p.Held)}}
 	for _, o := range p.Satisfied {
 		if err := a.record(o, "verified"); err != nil {
-			return res, rep, err
+			return nil, run.rep, err
 		}
-		res = append(res, Resolution{Seq: o.Seq, Status: Done, Reason: o.Reason})
-		rep.Satisfied++
-		rep.Done++
+		run.resolve(Resolution{Seq: o.Seq, Status: Done, Reason: o.Reason})
+		run.rep.Satisfied++
 	}
 	for _, o := range p.Refused {
 		a.Log.Error().Str("event_id", o.Event.ID).Str("source", o.Event.Source).
 			Str("employee_id", o.Event.EmployeeID).Str("reason", o.Reason).Msg("event refused")
 		if err := a.record(o, "refused"); err != nil {
-			return res, rep, err
+			return nil, run.rep, err
 		}
-		res = append(res, Resolution{Seq: o.Seq, Status: Failed, Reason: o.Reason})
-		rep.Refused++
+		run.resolve(Resolution{Seq: o.Seq, Status: Failed, Reason: o.Reason})
 	}
-	for i := 0; i < len(p.Ops); {
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	run.cancel = cancel
+	lanes := make(chan []*Op)
+	var wg gosync.WaitGroup
+	for range max(1, a.Parallel) {
+		wg.Go(func() {
+			for lane := range lanes {
+				run.lane(ctx, lane)
+			}
+		})
+	}
+send:
+	for _, lane := range byPerson(p.Ops) {
+		select {
+		case lanes <- lane:
+		case <-ctx.Done():
+			break send
+		}
+	}
+	close(lanes)
+	wg.Wait()
+	if err := a.Audit.Sync(); err != nil {
+		return nil, run.rep, err
+	}
+	return run.res, run.rep, run.err
+}
+
+// byPerson splits ops into one lane per person, each in plan order, the
+// lanes in the order their people first appear.
+func byPerson(ops []Op) [][]*Op {
+	index := map[string]int{}
+	var lanes [][]*Op
+	for i := range ops {
+		k := ops[i].EmployeeID
+		j, ok := index[k]
+		if !ok {
+			j = len(lanes)
+			index[k] = j
+			lanes = append(lanes, nil)
+		}
+		lanes[j] = append(lanes[j], &ops[i])
+	}
+	return lanes
+}
+
+// applyRun is the shared state of one Apply.
+type applyRun struct {
+	*Applier
+	cancel context.CancelFunc
+	mu     gosync.Mutex
+	res    []Resolution
+	rep    Report
+	err    error // the first failure that may pass; it stops the run
+}
+
+func (r *applyRun) resolve(res Resolution) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.res = append(r.res, res)
+	switch res.Status {
+	case Done:
+		r.rep.Done++
+	case Failed:
+		r.rep.Refused++
+	}
+}
+
+// lane runs one person's operations, event by event. A failure that may
+// pass stops the whole run; one that will not fails the event and leaves
+// the person's later events pending, to be planned again.
+func (r *applyRun) lane(ctx context.Context, ops []*Op) {
+	for i := 0; i < len(ops); {
 		j := i
-		for j < len(p.Ops) && p.Ops[j].Seq == p.Ops[i].Seq {
+		for j < len(ops) && ops[j].Seq == ops[i].Seq {
 			j++
 		}
-		for k := i; k < j; k++ {
-			if err := a.run(ctx, &p.Ops[k]); err != nil {
-				return res, rep, err
+		for _, op := range ops[i:j] {
+			if ctx.Err() != nil {
+				return
 			}
-			rep.Applied++
+			err := r.run(ctx, op)
+			if err == nil {
+				r.mu.Lock()
+				r.rep.Applied++
+				r.mu.Unlock()
+				continue
+			}
+			if ctx.Err() != nil || transient(err) {
+				r.mu.Lock()
+				if r.err == nil {
+					r.err = err
+				}
+				r.mu.Unlock()
+				r.cancel()
+				return
+			}
+			r.Log.Error().Err(err).Str("event_id", op.EventID).Str("uid", op.UID).Msg("event failed: the directory refused it")
+			o := Outcome{Seq: op.Seq, Event: op.event, Status: Failed, Reason: err.Error()}
+			if aerr := r.record(o, "refused"); aerr != nil {
+				r.Log.Error().Err(aerr).Msg("audit")
+			}
+			r.resolve(Resolution{Seq: op.Seq, Status: Failed, Reason: err.Error()})
+			return
 		}
-		res = append(res, Resolution{Seq: p.Ops[i].Seq, Status: Done})
-		rep.Done++
+		r.resolve(Resolution{Seq: ops[i].Seq, Status: Done})
 		i = j
 	}
-	return res, rep, nil
+}
+
+// transient reports whether a directory error may pass on a retry.
+func transient(err error) bool {
+	return !errors.Is(err, directory.ErrConflict)
 }
 
 // record writes the audit record of an event that needed no operation.

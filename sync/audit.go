@@ -41,13 +41,19 @@ type AuditRecord struct {
 	Hash string `json:"hash"`
 }
 
-// Audit is the append-only, hash-chained audit log. Each record is fsynced
-// before Append returns.
+// Audit is the append-only, hash-chained audit log. Append writes a record
+// at once; Sync makes every record written so far durable, with one fsync
+// for many records (group commit). Callers Sync before they journal an
+// event as done, so an event is never done without its records on disk.
 type Audit struct {
-	mu   gosync.Mutex
-	f    *os.File
-	seq  uint64
-	head string
+	mu    gosync.Mutex
+	f     *os.File
+	seq   uint64
+	head  string
+	dirty bool
+	// err is sticky: after a failed write the file may end in half a
+	// record, and appending after it would bury the damage.
+	err error
 }
 
 // OpenAudit opens or creates the log at path and verifies the whole chain,
@@ -74,11 +80,14 @@ func OpenAudit(path string) (a *Audit, repaired bool, err error) {
 	return &Audit{f: f, seq: v.n, head: v.head}, repaired, nil
 }
 
-// Append chains rec to the log and fsyncs it. Seq, Prev and Hash are set
-// here.
+// Append chains rec to the log and writes it; Sync makes it durable. Seq,
+// Prev and Hash are set here.
 func (a *Audit) Append(rec AuditRecord) (AuditRecord, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.err != nil {
+		return rec, a.err
+	}
 	rec.Seq = a.seq + 1
 	rec.Time = rec.Time.UTC()
 	rec.Prev = a.head
@@ -92,13 +101,26 @@ func (a *Audit) Append(rec AuditRecord) (AuditRecord, error) {
 		return rec, fmt.Errorf("audit: encode: %w", err)
 	}
 	if _, err := a.f.Write(append(b, '\n')); err != nil {
-		return rec, fmt.Errorf("audit: write: %w", err)
+		a.err = fmt.Errorf("audit: write: %w (restart ldapsync: the torn record is cut off at start)", err)
+		return rec, a.err
+	}
+	a.seq, a.head, a.dirty = rec.Seq, rec.Hash, true
+	return rec, nil
+}
+
+// Sync fsyncs the records written since the last Sync.
+func (a *Audit) Sync() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.err != nil || !a.dirty {
+		return a.err
 	}
 	if err := a.f.Sync(); err != nil {
-		return rec, fmt.Errorf("audit: fsync: %w", err)
+		a.err = fmt.Errorf("audit: fsync: %w", err)
+		return a.err
 	}
-	a.seq, a.head = rec.Seq, rec.Hash
-	return rec, nil
+	a.dirty = false
+	return nil
 }
 
 // Head returns the number of records and the hash of the last one. Logging
@@ -109,8 +131,8 @@ func (a *Audit) Head() (uint64, string) {
 	return a.seq, a.head
 }
 
-// Close closes the file.
-func (a *Audit) Close() error { return a.f.Close() }
+// Close syncs and closes the file.
+func (a *Audit) Close() error { return errors.Join(a.Sync(), a.f.Close()) }
 
 func (rec AuditRecord) digest() (string, error) {
 	rec.Hash = ""

@@ -56,7 +56,10 @@ type Options struct {
 	Now func() time.Time
 	// Rand is the randomness for passwords; nil means crypto/rand.
 	Rand io.Reader
-	Log  zerolog.Logger
+	// Parallel is how many people's operations run at once; set it to the
+	// directory's connection count. Default 1.
+	Parallel int
+	Log      zerolog.Logger
 }
 
 // Open locks the state directory and opens the journal and the audit log.
@@ -104,7 +107,7 @@ func Open(o Options) (*Engine, error) {
 	}
 	e.applier = &Applier{
 		Dir: o.Directory, Rules: o.Rules, Letters: &Letters{Dir: c.Letters()}, Audit: audit,
-		Rand: o.Rand, Now: now, Log: log,
+		Rand: o.Rand, Now: now, Log: log, Parallel: o.Parallel,
 	}
 	return e, nil
 }
@@ -132,6 +135,9 @@ func (e *Engine) EnsureTree(ctx context.Context) error {
 		if _, aerr := e.audit.Append(AuditRecord{Time: e.now(), Action: "ensure", DN: c.DN, Reason: c.What, Source: "config"}); aerr != nil {
 			return aerr
 		}
+	}
+	if serr := e.audit.Sync(); serr != nil {
+		return serr
 	}
 	if err != nil {
 		return fmt.Errorf("sync: prepare directory: %w", err)

@@ -3,10 +3,13 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ldapsync/ldapsync/directory"
 )
 
 // drop writes a file into the inbox as HR is asked to: under a dot-name,
@@ -199,5 +202,42 @@ func TestOpen_StateDirIsLocked(t *testing.T) {
 	_, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: newFakeDir(), PersonDN: personDN})
 	if err == nil || !strings.Contains(err.Error(), "in use by another ldapsync") {
 		t.Fatalf("second Open: %v", err)
+	}
+}
+
+// Different people's operations run in parallel; a refusal by the directory
+// fails that event alone.
+func TestApplier_ParallelAndPermanentFailure(t *testing.T) {
+	f := newFakeDir()
+	e, cfg := newEngine(t, f, t0)
+	e.applier.Parallel = 4
+	var data strings.Builder
+	data.WriteString(header)
+	for i := range 40 {
+		data.WriteString(row(fmt.Sprintf("E%02d", i), fmt.Sprintf("NV%02d", i), "Lê Văn Tuấn", "ubnd_nh"))
+	}
+	drop(t, cfg, "a.csv", data.String())
+	ingestAll(t, e)
+	// The 3rd Lê Văn Tuấn gets tuanlv.nh; the directory refuses it for good.
+	f.failOn["CreatePerson "+personDN("tuanlv.nh")] = true
+	f.failWith["CreatePerson "+personDN("tuanlv.nh")] = fmt.Errorf("directory: add: %w", directory.ErrConflict)
+
+	_, rep, err := e.Process(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Done != 39 || rep.Refused != 1 || rep.Applied != 78 {
+		t.Errorf("report %+v, want 39 done with 78 operations, 1 refused", rep)
+	}
+	if _, ok := f.people[personDN("tuanlv38.nh")]; !ok {
+		t.Error("the 40th person, tuanlv38.nh, was not created")
+	}
+	checkLetters(t, cfg, f)
+	if n := len(e.Journal().Pending()); n != 0 {
+		t.Errorf("%d pending, want 0: the refused event is failed, not pending", n)
+	}
+	audit, _ := os.ReadFile(AuditPath(cfg))
+	if !strings.Contains(string(audit), `"action":"refused"`) {
+		t.Error("the refusal is not in the audit log")
 	}
 }

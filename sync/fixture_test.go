@@ -47,13 +47,16 @@ type fakeDir struct {
 	people    map[string]*directory.Person // by DN
 	passwords map[string]string
 	accounts  []string
-	// failOn, when set, makes the named method fail once per listed DN.
-	failOn map[string]bool
-	calls  map[string]int
+	// failOn, when set, makes the named method fail once per listed DN;
+	// failWith says with what (default errOutage).
+	failOn   map[string]bool
+	failWith map[string]error
+	calls    map[string]int
 }
 
 func newFakeDir() *fakeDir {
-	return &fakeDir{people: map[string]*directory.Person{}, passwords: map[string]string{}, calls: map[string]int{}, failOn: map[string]bool{}}
+	return &fakeDir{people: map[string]*directory.Person{}, passwords: map[string]string{}, calls: map[string]int{},
+		failOn: map[string]bool{}, failWith: map[string]error{}}
 }
 
 var errOutage = errors.New("fake: directory down")
@@ -62,6 +65,9 @@ func (f *fakeDir) fail(method, dn string) error {
 	f.calls[method+" "+dn]++
 	if f.failOn[method+" "+dn] {
 		delete(f.failOn, method+" "+dn)
+		if err := f.failWith[method+" "+dn]; err != nil {
+			return err
+		}
 		return errOutage
 	}
 	return nil
