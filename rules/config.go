@@ -115,6 +115,9 @@ func New(c Config, path string) (*Rules, field.List) {
 	}
 	tree, uerrs := BuildUnitTree(c.Units, field.Join(path, "units"))
 	errs.Append(uerrs)
+	if tree != nil {
+		errs.Append(checkUnitAccounts(c.Units, c.Username, field.Join(path, "units")))
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -130,4 +133,21 @@ func (r *Rules) Application(name string) (Application, bool) {
 // Mail returns the mail address of an account.
 func (r *Rules) Mail(username string) string {
 	return fmt.Sprintf("%s@%s", username, r.MailDomain)
+}
+
+// checkUnitAccounts checks what BuildUnitTree cannot know: that no unit's
+// account is longer than the configured limit or is a reserved name.
+func checkUnitAccounts(units []*Unit, u UsernameConfig, path string) field.List {
+	var errs field.List
+	for i, unit := range units {
+		p := field.Index(path, i)
+		switch a := unit.Account(); {
+		case len(a) > u.MaxLength:
+			errs.Add(p, "account %q is longer than rules.username.max_length (%d)", a, u.MaxLength)
+		case slices.Contains(u.Reserved, a):
+			errs.Add(p, "account %q is a reserved name (rules.username.reserved)", a)
+		}
+		errs.Append(checkUnitAccounts(unit.Units, u, field.Join(p, "units")))
+	}
+	return errs
 }

@@ -10,9 +10,9 @@ import (
 // several words: a compound family name such as "Tôn Nữ", several middle
 // names, or none.
 type Name struct {
-	Family string
-	Middle string
-	Given  string
+	Family string `json:"family"`
+	Middle string `json:"middle,omitempty"`
+	Given  string `json:"given"`
 }
 
 // ParseFullName splits a full name as HR writes it when it gives no parts:

@@ -23,6 +23,8 @@ type Config struct {
 	// Defaults 5s and 5m.
 	RetryMin rules.Duration `yaml:"retry_min"`
 	RetryMax rules.Duration `yaml:"retry_max"`
+	// Schedule is when the periodic jobs run.
+	Schedule ScheduleConfig `yaml:"schedule"`
 }
 
 // InboxConfig is the "sync.inbox" section.
@@ -46,6 +48,7 @@ func DefaultConfig() Config {
 		Inbox:    InboxConfig{Poll: rules.Duration(5 * time.Second), Settle: rules.Duration(2 * time.Second)},
 		RetryMin: rules.Duration(5 * time.Second),
 		RetryMax: rules.Duration(5 * time.Minute),
+		Schedule: ScheduleConfig{Tree: "@hourly"},
 	}
 }
 
@@ -67,6 +70,7 @@ func (c Config) Validate(path string) field.List {
 	if c.RetryMax < c.RetryMin {
 		errs.Add(field.Join(path, "retry_max"), "must not be below retry_min (%s)", c.RetryMin)
 	}
+	errs.Append(c.Schedule.Validate(field.Join(path, "schedule")))
 	return errs
 }
 

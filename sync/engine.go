@@ -296,6 +296,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	dirty := true // pending events left by an earlier run are processed at once
 	poll := time.NewTicker(e.cfg.Inbox.Poll.Std())
 	defer poll.Stop()
+	sched, err := startScheduler(ctx, e.rules.Location, e.log, []job{
+		{name: "tree", spec: e.cfg.Schedule.Tree, run: e.EnsureTree},
+	})
+	if err != nil {
+		return err
+	}
+	defer sched.stop()
 	e.log.Info().Str("inbox", e.cfg.InboxDir()).Str("letters", e.cfg.Letters()).Msg("watching inbox")
 	for {
 		wall := time.Now()

@@ -128,6 +128,7 @@ func TestParse_NameParts(t *testing.T) {
 		{"full name agrees with parts", "E1,hire,2026-11-02,NV1,Tôn Nữ Thị Hà,Tôn Nữ,Thị,Hà,sotttt", "Tôn Nữ", "Hà", ""},
 		{"full name disagrees", "E1,hire,2026-11-02,NV1,Tôn Nữ Thị Hà,Tôn Nữ,Thị,Hoa,sotttt", "", "", "full_name: \"Tôn Nữ Thị Hà\" does not match"},
 		{"given name missing", "E1,hire,2026-11-02,NV1,,Tôn Nữ,Thị,,sotttt", "", "", "given_name: required"},
+		{"bad character in the middle name", "E1,hire,2026-11-02,NV1,,Tôn Nữ,Th1,Hà,sotttt", "", "", "middle_name: rules: name \"Th1\": character '1'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -222,6 +222,13 @@ func decodeName(rec Record, ev *Event, add func(f, format string, args ...any)) 
 		}
 		n, err := rules.NameFromParts(family, middle, given)
 		if err != nil {
+			// Name the part at fault, not the name as a whole.
+			for _, part := range []struct{ field, value string }{{FieldFamilyName, family}, {FieldMiddleName, middle}, {FieldGivenName, given}} {
+				if _, perr := rules.Fold(part.value); perr != nil {
+					add(part.field, "%v", perr)
+					return
+				}
+			}
 			add(FieldGivenName, "%v", err)
 			return
 		}
