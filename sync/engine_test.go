@@ -123,15 +123,21 @@ func TestEngine_OutageMidBatch(t *testing.T) {
 	ingestAll(t, e)
 
 	f.failOn["SetPassword "+personDN("tuanlv")] = true
+	f.failOn["SetPassword/flag "+personDN("vantuan")] = true // password set, pwdReset not
 	_, _, err := e.Process(context.Background())
 	if !errors.Is(err, errOutage) {
 		t.Fatalf("process during outage: %v", err)
 	}
-	if n := len(e.Journal().Pending()); n != 2 {
-		t.Fatalf("pending after outage = %d, want 2 (E2 half done, E3 not started)", n)
+	if n := len(e.Journal().Pending()); n != 3 {
+		t.Fatalf("pending after outage = %d, want 3 (E1 flag not set, E2 half done, E3 not started)", n)
 	}
-	if _, rep, err := e.Process(context.Background()); err != nil || rep.Done != 2 {
+	if _, rep, err := e.Process(context.Background()); err != nil || rep.Done != 3 {
 		t.Fatalf("retry: %+v %v", rep, err)
+	}
+	for dn, p := range f.people {
+		if !p.MustChange {
+			t.Errorf("%s: not flagged to change the first password", dn)
+		}
 	}
 	if len(f.people) != 3 {
 		t.Errorf("%d people, want 3", len(f.people))

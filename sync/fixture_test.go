@@ -112,7 +112,13 @@ func (f *fakeDir) SetPassword(_ context.Context, dn string, pw secret.Secret) er
 		return errors.New("fake: no such object")
 	}
 	f.passwords[dn] = pw.Reveal()
-	p.PasswordChanged, p.MustChange = t0, true
+	p.PasswordChanged, p.MustChange = t0, false
+	// The real SetPassword is two writes; "SetPassword/flag" fails between
+	// them, as a crash or an outage can.
+	if err := f.fail("SetPassword/flag", dn); err != nil {
+		return err
+	}
+	p.MustChange = true
 	return nil
 }
 

@@ -3,6 +3,7 @@ package sync
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,5 +160,111 @@ func TestDaemon_CSVHiresBecomeAccounts(t *testing.T) {
 	}
 	if !strings.Contains(string(audit), `"action":"issue_credentials"`) || !strings.Contains(string(audit), `"letter":`) {
 		t.Errorf("audit does not record the credential issue")
+	}
+}
+
+// outageDir kills slapd just before the n-th CreatePerson and brings it back
+// a second later, so the outage falls in the middle of a batch every time.
+type outageDir struct {
+	*directory.Client
+	srv   *slapdtest.Server
+	mu    gosync.Mutex
+	calls int
+	n     int
+	back  chan struct{}
+}
+
+func (d *outageDir) CreatePerson(ctx context.Context, p directory.Person) error {
+	d.mu.Lock()
+	d.calls++
+	if d.calls == d.n {
+		d.srv.Kill()
+		go func() {
+			time.Sleep(time.Second)
+			if err := d.srv.StartAgain(context.Background()); err != nil {
+				panic(err)
+			}
+			close(d.back)
+		}()
+	}
+	d.mu.Unlock()
+	return d.Client.CreatePerson(ctx, p)
+}
+
+// A directory outage in the middle of a batch loses no change and applies
+// none twice: every hire ends as exactly one account whose password is the
+// one in its one letter.
+func TestDaemon_SlapdDownMidBatch(t *testing.T) {
+	srv := slapdtest.New(t, slapdtest.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	dcfg := srv.Config()
+	client, err := directory.Dial(ctx, dcfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	dir := &outageDir{Client: client, srv: srv, n: 15, back: make(chan struct{})}
+
+	cfg := DefaultConfig()
+	cfg.StateDir = t.TempDir()
+	cfg.Inbox.Poll, cfg.Inbox.Settle = 1e8, 0
+	cfg.RetryMin, cfg.RetryMax = 1e8, 5e8
+	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: dir, PersonDN: dcfg.PersonDN, Log: log, Parallel: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+
+	const n = 40
+	names := []string{"Lê Văn Tuấn", "Nguyễn Thị Hoa", "Trần Văn Nam", "Đàng Năng Thọ"}
+	var data strings.Builder
+	data.WriteString(header)
+	for i := range n {
+		data.WriteString(row(fmt.Sprintf("HR-%d", i), fmt.Sprintf("NT-%03d", i), names[i%len(names)], "ubnd_nh"))
+	}
+	drop(t, cfg, "batch.csv", data.String())
+
+	eventually(t, "slapd back", func() bool {
+		select {
+		case <-dir.back:
+			return true
+		default:
+			return false
+		}
+	})
+	var letters []string
+	eventually(t, "every hire applied", func() bool {
+		letters, _ = filepath.Glob(filepath.Join(cfg.Letters(), "ubnd_nh", "*.txt"))
+		return len(eng.Journal().Pending()) == 0 && len(letters) == n
+	})
+	cancel()
+	<-done
+
+	snap, err := client.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	employees := map[string]string{}
+	for _, p := range snap.People {
+		if other, dup := employees[p.EmployeeID]; dup {
+			t.Errorf("employee %s has two accounts: %s and %s", p.EmployeeID, other, p.UID)
+		}
+		employees[p.EmployeeID] = p.UID
+	}
+	if len(snap.People) != n || len(employees) != n {
+		t.Fatalf("directory holds %d people for %d employees, want %d", len(snap.People), len(employees), n)
+	}
+	for _, l := range letters {
+		uid, pw, err := ReadLetter(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := client.Bind(context.Background(), dcfg.PersonDN(uid), pw); err != nil || !res.MustChange {
+			t.Errorf("%s: bind with the letter's password: %+v %v", uid, res, err)
+		}
 	}
 }

@@ -153,6 +153,13 @@ func (st *planState) hire(p *Plan, e *Entry) {
 			refuse("employee %s had account %s, revoked; a returning person gets the old account back, not a new one (not supported yet)", ev.EmployeeID, acct.UID)
 		case acct.PasswordChanged.IsZero():
 			p.Ops = append(p.Ops, st.op(OpIssueCredentials, e, acct.UID, "account exists without a password: first password not yet issued"))
+		case !acct.MustChange && acct.LastLogin.IsZero():
+			// Setting a first password is two writes (slapd clears pwdReset
+			// on every password change, so the flag must come after). A
+			// password that is neither flagged nor ever used means the
+			// earlier issue was cut short between them: issue anew, which
+			// rewrites the same letter.
+			p.Ops = append(p.Ops, st.op(OpIssueCredentials, e, acct.UID, "password set but never used and not flagged for change: the earlier issue was cut short"))
 		default:
 			p.Satisfied = append(p.Satisfied, Outcome{Seq: e.Seq, Event: ev, Status: Done,
 				Reason: fmt.Sprintf("employee %s already has account %s (NT 2.1: one account per person)", ev.EmployeeID, acct.UID)})

@@ -83,8 +83,12 @@ func TestPlanner_ExistingEmployee(t *testing.T) {
 		status Status
 		reason string
 	}{
-		{"account made and used: nothing to do", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0}},
+		{"account made, letter out, not yet used: nothing to do", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, MustChange: true}},
 			nil, Done, "already has account quoctrang"},
+		{"account made and used: nothing to do", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, LastLogin: t0}},
+			nil, Done, "already has account quoctrang"},
+		{"password set, not flagged, never used: issue again", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0}},
+			[]OpKind{OpIssueCredentials}, "", ""},
 		{"account made, password never set: issue it", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1"}},
 			[]OpKind{OpIssueCredentials}, "", ""},
 		{"account revoked: refused", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", Revoked: true}},
