@@ -93,7 +93,9 @@ func Parse(name string, data []byte, source string, r *rules.Rules, received tim
 	if err != nil {
 		return nil, &FileError{name, err}
 	}
-	first := map[string]int{}
+	first := make(map[string]int, len(records))
+	b.Events = make([]Event, 0, len(records))
+	b.records = make([]Record, 0, len(records))
 	for _, rec := range records {
 		ev, probs := decode(rec, r, source, received)
 		if line, dup := first[ev.ID]; dup && ev.ID != "" {

@@ -84,14 +84,17 @@ type Planner struct {
 // Plan computes the operations for entries (pending journal entries, in any
 // order) against what the directory holds, at now.
 func (pl *Planner) Plan(entries []Entry, snap *directory.Snapshot, now time.Time) *Plan {
-	entries = slices.Clone(entries)
-	slices.SortStableFunc(entries, func(a, b Entry) int {
+	// Sort pointers, not the entries: an Entry is large.
+	order := make([]*Entry, len(entries))
+	for i := range entries {
+		order[i] = &entries[i]
+	}
+	slices.SortStableFunc(order, func(a, b *Entry) int {
 		return cmp.Or(a.Event.Effective.Compare(b.Event.Effective), cmp.Compare(a.Seq, b.Seq))
 	})
 	st := newPlanState(pl, snap, now)
-	p := &Plan{}
-	for i := range entries {
-		e := &entries[i]
+	p := &Plan{Ops: make([]Op, 0, 2*len(entries))}
+	for _, e := range order {
 		start := e.Event.Effective.In(pl.Rules.Location)
 		if now.Before(start) {
 			p.Held = append(p.Held, Outcome{Seq: e.Seq, Event: &e.Event, Status: Pending, Until: start,

@@ -111,7 +111,11 @@ func decode(rec Record, r *rules.Rules, source string, received time.Time) (Even
 	add := func(f, format string, args ...any) {
 		probs = append(probs, Problem{Field: f, Msg: fmt.Sprintf(format, args...)})
 	}
-	get := func(f string) string { return clean(rec.Values[f]) }
+	vals := make(map[string]string, len(rec.Values))
+	for f, v := range rec.Values {
+		vals[f] = clean(v)
+	}
+	get := func(f string) string { return vals[f] }
 	for f, v := range rec.Values {
 		switch {
 		case !utf8.ValidString(v):
@@ -156,7 +160,7 @@ func decode(rec Record, r *rules.Rules, source string, received time.Time) (Even
 		add(FieldEmployeeID, "%q must be 1-64 letters, digits or . _ -", ev.EmployeeID)
 	}
 
-	decodeName(rec, &ev, add)
+	decodeName(get, &ev, add)
 
 	ev.Unit = strings.ToLower(get(FieldUnit))
 	if ev.Unit == "" {
@@ -205,9 +209,9 @@ func decode(rec Record, r *rules.Rules, source string, received time.Time) (Even
 
 // decodeName reads full_name or the three parts. When both are given they
 // must agree, so a typo in one cannot silently win.
-func decodeName(rec Record, ev *Event, add func(f, format string, args ...any)) {
-	full := clean(rec.Values[FieldFullName])
-	family, middle, given := clean(rec.Values[FieldFamilyName]), clean(rec.Values[FieldMiddleName]), clean(rec.Values[FieldGivenName])
+func decodeName(get func(string) string, ev *Event, add func(f, format string, args ...any)) {
+	full := get(FieldFullName)
+	family, middle, given := get(FieldFamilyName), get(FieldMiddleName), get(FieldGivenName)
 	parts := family != "" || middle != "" || given != ""
 	switch {
 	case parts:
@@ -255,6 +259,16 @@ func decodeName(rec Record, ev *Event, add func(f, format string, args ...any)) 
 // ideographic space) into plain ones, and composes it to NFC (TCVN 6909),
 // whatever mix of composed and combining marks the source wrote.
 func clean(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii { // most fields: ids, dates, units, phones
+		return strings.TrimSpace(s)
+	}
 	return norm.NFC.String(strings.TrimSpace(strings.Map(func(r rune) rune {
 		if unicode.IsSpace(r) {
 			return ' '
