@@ -3,6 +3,13 @@
 // idempotent writes that create, move, lock, restore and revoke accounts.
 // Nothing outside this package (and its subpackages openldap, the server
 // setup, and slapdtest, the test server) imports go-ldap.
+//
+// Every operation is safe to repeat: a replay after a crash converges on
+// the same entry and reports success. Errors start with "directory:", name
+// the entry, and wrap ErrUnavailable when the directory could not be
+// reached or was too busy for long enough (retry later), and one of the
+// other Err values where the caller must tell the case apart; any other
+// error is the directory refusing the request itself.
 package directory
 
 import (
@@ -10,8 +17,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/rs/zerolog"
@@ -21,6 +33,11 @@ import (
 
 // Errors callers tell apart with errors.Is.
 var (
+	// ErrUnavailable marks a failure that says nothing about the request:
+	// the directory could not be reached, went away, or was busy, for
+	// longer than Config.RetryFor. The request may succeed later unchanged;
+	// every other error will fail again the same way.
+	ErrUnavailable = errors.New("directory unavailable")
 	// ErrInvalidCredentials is a bind refused for a wrong DN or password.
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	// ErrAccountLocked is a bind refused because ppolicy locks the account
@@ -28,25 +45,41 @@ var (
 	ErrAccountLocked = errors.New("account locked")
 	// ErrConflict is a uid already held by another employee.
 	ErrConflict = errors.New("uid belongs to another employee")
+	// ErrNotFound is an operation on a person whose entry does not exist.
+	ErrNotFound = errors.New("no such person")
 	// ErrClosed is an operation on a closed Client.
 	ErrClosed = errors.New("client closed")
 )
 
-// Client talks to one directory as the service account. It keeps one
-// connection, opened again when it breaks, and runs one operation at a
-// time; it is safe for concurrent use.
+// Back-off between retries: it starts at retryInitial and doubles up to
+// retryMaxWait, each wait jittered by up to a fifth either way so that
+// parallel operations do not return in lockstep.
+const (
+	retryInitial = 100 * time.Millisecond
+	retryMaxWait = 5 * time.Second
+)
+
+// Client talks to one directory as the service account, over a pool of at
+// most Config.Connections connections opened as needed. It is safe for
+// concurrent use.
 type Client struct {
 	cfg Config
 	log zerolog.Logger
 	pw  secret.Secret
+	tls *tls.Config // nil without TLS
+
+	// slots holds a token for every connection in use or being opened.
+	slots chan struct{}
 
 	mu     sync.Mutex
-	conn   *ldap.Conn // nil until connected, and after it broke
+	idle   []*ldap.Conn        // bound, waiting for an operation
+	conns  map[*ldap.Conn]bool // every open connection, idle or in use
 	closed bool
 }
 
-// Dial connects and binds as the service account. log is the component's
-// logger; no password ever reaches it.
+// Dial checks cfg, connects and binds as the service account. log is the
+// component's logger; no password ever reaches it. A failure to reach the
+// directory wraps ErrUnavailable; Dial itself does not retry.
 func Dial(ctx context.Context, cfg Config, log zerolog.Logger) (*Client, error) {
 	if err := cfg.Validate("directory").Err(); err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
@@ -55,24 +88,38 @@ func Dial(ctx context.Context, cfg Config, log zerolog.Logger) (*Client, error) 
 	if err != nil {
 		return nil, fmt.Errorf("directory: bind password: %w", err)
 	}
-	c := &Client{cfg: cfg, log: log, pw: pw}
-	if c.conn, err = c.connect(ctx); err != nil {
-		return nil, err
+	tc, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
 	}
+	c := &Client{
+		cfg: cfg, log: log, pw: pw, tls: tc,
+		slots: make(chan struct{}, cfg.Connections),
+		conns: map[*ldap.Conn]bool{},
+	}
+	conn, err := c.acquire(ctx)
+	if err != nil {
+		if transient(err) {
+			return nil, fmt.Errorf("directory: %w (%w)", err, ErrUnavailable)
+		}
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	c.release(conn, false)
 	return c, nil
 }
 
-// Close closes every connection.
+// Close closes every connection; operations under way fail with ErrClosed.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
-	if c.conn == nil {
-		return nil
+	conns := c.conns
+	c.conns, c.idle = map[*ldap.Conn]bool{}, nil
+	c.mu.Unlock()
+	var errs []error
+	for conn := range conns {
+		errs = append(errs, conn.Close())
 	}
-	err := c.conn.Close()
-	c.conn = nil
-	if err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("directory: close: %w", err)
 	}
 	return nil
@@ -81,28 +128,141 @@ func (c *Client) Close() error {
 // Config returns the client's configuration.
 func (c *Client) Config() Config { return c.cfg }
 
-// open opens a connection, TLS from the start for ldaps://, with
-// certificate verification.
-func (c *Client) open(ctx context.Context) (*ldap.Conn, error) {
-	addr, useTLS, err := c.cfg.endpoint()
+// acquire returns a bound connection for one operation, waiting for a free
+// slot, reusing an idle connection or opening a new one. Give it back with
+// release.
+func (c *Client) acquire(ctx context.Context) (*ldap.Conn, error) {
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	c.mu.Lock()
+	for !c.closed && len(c.idle) > 0 {
+		conn := c.idle[len(c.idle)-1]
+		c.idle = c.idle[:len(c.idle)-1]
+		if !conn.IsClosing() {
+			c.mu.Unlock()
+			return conn, nil
+		}
+		delete(c.conns, conn) // closed by the server while idle
+	}
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		<-c.slots
+		return nil, ErrClosed
+	}
+	conn, err := c.connect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("directory: url: %w", err)
+		<-c.slots
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		_ = conn.Close()
+		<-c.slots
+		return nil, ErrClosed
+	}
+	c.conns[conn] = true
+	c.mu.Unlock()
+	return conn, nil
+}
+
+// release gives conn back after an operation; a broken one is closed.
+func (c *Client) release(conn *ldap.Conn, broken bool) {
+	c.mu.Lock()
+	if broken || c.closed || conn.IsClosing() {
+		delete(c.conns, conn)
+		c.mu.Unlock()
+		_ = conn.Close()
+	} else {
+		c.idle = append(c.idle, conn)
+		c.mu.Unlock()
+	}
+	<-c.slots
+}
+
+// handshakeError is a TLS failure, which a retry does not cure: a
+// certificate that does not verify, a server without TLS, no common
+// protocol version.
+type handshakeError struct{ err error }
+
+func (e *handshakeError) Error() string {
+	return e.err.Error() + " (check directory.tls.ca_file and directory.tls.server_name)"
+}
+
+func (e *handshakeError) Unwrap() error { return e.err }
+
+// connLost is the error of an operation whose connection closed under it:
+// go-ldap then reports the read error only as text ("unable to read LDAP
+// response packet: EOF"). Whether the server applied the request is
+// unknown, which the idempotent operations make harmless to retry.
+type connLost struct{ err error }
+
+func (e *connLost) Error() string { return "connection lost: " + e.err.Error() }
+
+func (e *connLost) Unwrap() error { return e.err }
+
+// runOn runs op on conn, bounded by ctx; an error of a connection that
+// closed under op is a connLost.
+func runOn(ctx context.Context, conn *ldap.Conn, op func() error) error {
+	err := withContext(ctx, conn, op)
+	if err != nil && ctx.Err() == nil && conn.IsClosing() && !transient(err) {
+		var he *handshakeError
+		if !errors.As(err, &he) {
+			return &connLost{err}
+		}
+	}
+	return err
+}
+
+// open opens a connection: TLS from the start for ldaps://, upgraded with
+// StartTLS when configured, plain otherwise.
+func (c *Client) open(ctx context.Context) (*ldap.Conn, error) {
+	addr, ldaps, err := c.cfg.endpoint()
+	if err != nil {
+		return nil, fmt.Errorf("url: %w", err)
 	}
 	d := &net.Dialer{Timeout: c.cfg.Timeout.Std()}
-	var nc net.Conn
-	if useTLS {
-		host, _, _ := net.SplitHostPort(addr)
-		td := &tls.Dialer{NetDialer: d, Config: &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}}
-		nc, err = td.DialContext(ctx, "tcp", addr)
-	} else {
-		nc, err = d.DialContext(ctx, "tcp", addr)
-	}
+	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("directory: connect %s: %w", c.cfg.URL, err)
+		return nil, fmt.Errorf("connect %s: %w", c.cfg.URL, err)
 	}
-	conn := ldap.NewConn(nc, useTLS)
+	if ldaps {
+		hctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout.Std())
+		tc := tls.Client(nc, c.tls)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			_ = nc.Close()
+			// A connection dropped during the handshake may be a server
+			// going down, or a port that does not speak TLS: the retries
+			// tell one from the other.
+			var ne net.Error
+			if errors.As(err, &ne) || errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("connect %s: TLS handshake: %w", c.cfg.URL, err)
+			}
+			return nil, fmt.Errorf("connect %s: TLS handshake: %w", c.cfg.URL, &handshakeError{err})
+		}
+		nc = tc
+	}
+	conn := ldap.NewConn(nc, ldaps)
 	conn.Start()
 	conn.SetTimeout(c.cfg.Timeout.Std())
+	if c.cfg.TLS.StartTLS {
+		err := runOn(ctx, conn, func() error { return conn.StartTLS(c.tls) })
+		if err != nil {
+			_ = conn.Close()
+			// go-ldap reports a failed handshake as a network error with
+			// the cause only as text.
+			if !ldap.IsErrorWithCode(err, ldap.ErrorNetwork) || strings.Contains(err.Error(), "TLS handshake failed") {
+				err = &handshakeError{err}
+			}
+			return nil, fmt.Errorf("connect %s: start TLS: %w", c.cfg.URL, err)
+		}
+	}
 	return conn, nil
 }
 
@@ -112,41 +272,97 @@ func (c *Client) connect(ctx context.Context) (*ldap.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = withContext(ctx, conn, func() error { return conn.Bind(c.cfg.BindDN, c.pw.Reveal()) })
+	err = runOn(ctx, conn, func() error { return conn.Bind(c.cfg.BindDN, c.pw.Reveal()) })
 	if err != nil {
 		_ = conn.Close()
-		return nil, fmt.Errorf("directory: bind %q: %w", c.cfg.BindDN, err)
+		return nil, fmt.Errorf("bind %q: %w", c.cfg.BindDN, err)
 	}
 	c.log.Debug().Str("url", c.cfg.URL).Str("dn", c.cfg.BindDN).Msg("connected")
 	return conn, nil
 }
 
-// do runs one operation as the service account: every read and write goes
-// through here. It connects first when there is no connection or the last
-// one broke, and wraps the operation's error with what and dn, such as
-// `directory: add "uid=…": …`.
+// do runs one operation as the service account on a pooled connection:
+// every read and write goes through here. It retries transient failures
+// (see retry) on a new connection, and wraps the error with what and dn,
+// such as `directory: add "uid=…": …`.
 func (c *Client) do(ctx context.Context, what, dn string, op func(*ldap.Conn) error) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return fmt.Errorf("directory: %s %q: %w", what, dn, ErrClosed)
-	}
-	if c.conn == nil || c.conn.IsClosing() {
-		conn, err := c.connect(ctx)
+	return c.retry(ctx, what, dn, func() error {
+		conn, err := c.acquire(ctx)
 		if err != nil {
 			return err
 		}
-		c.conn = conn
-	}
-	conn := c.conn
-	if err := withContext(ctx, conn, func() error { return op(conn) }); err != nil {
-		if conn.IsClosing() {
-			c.conn = nil
-			c.log.Debug().Err(err).Str("dn", dn).Msg("connection lost")
+		err = runOn(ctx, conn, func() error { return op(conn) })
+		broken := err != nil && (transient(err) || ctx.Err() != nil)
+		if broken {
+			c.log.Debug().Err(err).Str("dn", dn).Msg("connection dropped")
 		}
-		return fmt.Errorf("directory: %s %q: %w", what, dn, err)
+		c.release(conn, broken)
+		return err
+	})
+}
+
+// retry runs attempt until it succeeds or fails for good. A transient
+// failure (the server is down, unreachable, busy or too slow, the
+// connection broke) is retried after an exponential back-off until
+// Config.RetryFor has passed, and then wraps ErrUnavailable; so does a
+// transient failure when ctx ends first. Anything else is returned at once.
+// Every error is prefixed `directory: what "dn": `.
+func (c *Client) retry(ctx context.Context, what, dn string, attempt func() error) error {
+	start := time.Now()
+	wait := retryInitial
+	for n := 1; ; n++ {
+		err := attempt()
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ErrClosed):
+			return fmt.Errorf("directory: %s %q: %w", what, dn, ErrClosed)
+		case !transient(err):
+			return fmt.Errorf("directory: %s %q: %w", what, dn, err)
+		case ctx.Err() != nil:
+			return fmt.Errorf("directory: %s %q: %w while retrying: %w (%d attempts): %w", what, dn, ctx.Err(), ErrUnavailable, n, err)
+		}
+		elapsed := time.Since(start)
+		left := c.cfg.RetryFor.Std() - elapsed
+		if left <= 0 {
+			return fmt.Errorf("directory: %s %q: %w (%d attempts in %v): %w", what, dn, ErrUnavailable, n, elapsed.Round(time.Millisecond), err)
+		}
+		// The last wait is cut short, for one more attempt at the end.
+		d := min(time.Duration(float64(wait)*(0.8+0.4*rand.Float64())), left)
+		c.log.Debug().Err(err).Str("op", what).Str("dn", dn).Int("attempt", n).Dur("retry_in", d).Msg("directory unavailable, retrying")
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("directory: %s %q: %w while retrying: %w (%d attempts): %w", what, dn, ctx.Err(), ErrUnavailable, n, err)
+		case <-t.C:
+		}
+		wait = min(2*wait, retryMaxWait)
 	}
-	return nil
+}
+
+// transient reports whether err may pass on a retry: the connection or the
+// server failed, not the request.
+func transient(err error) bool {
+	var he *handshakeError
+	var lost *connLost
+	switch {
+	case err == nil, errors.As(err, &he), errors.Is(err, ErrClosed),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	case errors.As(err, &lost):
+		return true
+	case ldap.IsErrorAnyOf(err, ldap.ErrorNetwork, ldap.LDAPResultServerDown, ldap.LDAPResultConnectError,
+		ldap.LDAPResultTimeout, ldap.LDAPResultBusy, ldap.LDAPResultUnavailable):
+		return true
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return !dns.IsNotFound
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // withContext runs op on conn, closing conn if ctx ends first: go-ldap

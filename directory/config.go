@@ -1,9 +1,12 @@
 package directory
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -40,11 +43,60 @@ type Config struct {
 	ActiveGroup string `yaml:"active_group"`
 	// Timeout bounds each LDAP operation. Default 10s.
 	Timeout rules.Duration `yaml:"timeout"`
+	// Connections is how many connections the client keeps open at most,
+	// so that a large batch can run that many operations in parallel.
+	// Default 4.
+	Connections int `yaml:"connections"`
+	// RetryFor is how long one operation keeps being retried, with
+	// exponential back-off and a new connection, while the directory is
+	// unreachable or busy; after that it fails with ErrUnavailable. An
+	// attempt under way is not cut short (Timeout bounds it). 0 turns
+	// retrying off. Default 1m.
+	RetryFor rules.Duration `yaml:"retry_for"`
+	// Revoke is what Revoke does with an account: "tombstone" moves it under
+	// Revoked, where its uid stays taken for good; "delete" deletes it.
+	// Default "tombstone".
+	Revoke string `yaml:"revoke"`
+	// TLS secures the connection.
+	TLS TLSConfig `yaml:"tls"`
 }
 
-// DefaultPolicyCN is the cn of the password policy entry, under Policies,
-// that EnsureTree maintains and slapd applies by default.
-const DefaultPolicyCN = "default"
+// TLSConfig is the "directory.tls" section. Certificates are always
+// verified.
+type TLSConfig struct {
+	// StartTLS upgrades an ldap:// connection with the StartTLS operation
+	// before binding. Default false; not allowed with ldaps://.
+	StartTLS bool `yaml:"start_tls"`
+	// CAFile is a PEM file of the certificate authorities that may sign the
+	// server's certificate. Default: the system's.
+	CAFile string `yaml:"ca_file"`
+	// ServerName is the name the server's certificate must carry. Default:
+	// the host of the URL.
+	ServerName string `yaml:"server_name"`
+	// AllowPlaintext allows an ldap:// URL without StartTLS to a host that
+	// is not a loopback address: the bind password and every password
+	// ldapsync sets then cross the network in clear. Default false.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
+}
+
+// Values of Config.Revoke.
+const (
+	RevokeTombstone = "tombstone"
+	RevokeDelete    = "delete"
+)
+
+// Names of the password policy entries under Policies besides one per
+// profile (cn=<profile>, from rules.password.profiles).
+const (
+	// DefaultPolicyCN names the policy slapd applies to every account
+	// without a pwdPolicySubentry (olcPPolicyDefault): EnsureTree keeps it
+	// equal to the profile rules.password.profile chooses.
+	DefaultPolicyCN = "default"
+	// ServicePolicyCN names the service account's policy: no expiry, no
+	// lockout, no forced change. EnsureTree creates and keeps it; the
+	// administrator points the service account's pwdPolicySubentry at it.
+	ServicePolicyCN = "service"
+)
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
@@ -57,6 +109,9 @@ func DefaultConfig() Config {
 		Revoked:     "ou=revoked",
 		ActiveGroup: "active",
 		Timeout:     rules.Duration(10 * time.Second),
+		Connections: 4,
+		RetryFor:    rules.Duration(time.Minute),
+		Revoke:      RevokeTombstone,
 	}
 }
 
@@ -67,6 +122,8 @@ func (c Config) Validate(path string) field.List {
 		errs.Add(field.Join(path, "url"), "required")
 	} else if _, _, err := c.endpoint(); err != nil {
 		errs.Add(field.Join(path, "url"), "%v", err)
+	} else {
+		errs.Append(c.validateTLS(path))
 	}
 	checkDN := func(key, dn string) {
 		if dn == "" {
@@ -106,7 +163,81 @@ func (c Config) Validate(path string) field.List {
 	if c.Timeout <= 0 {
 		errs.Add(field.Join(path, "timeout"), "must be above 0")
 	}
+	if c.Connections < 1 {
+		errs.Add(field.Join(path, "connections"), "must be at least 1")
+	}
+	switch c.Revoke {
+	case RevokeTombstone, RevokeDelete:
+	default:
+		errs.Add(field.Join(path, "revoke"), "%q must be %s or %s", c.Revoke, RevokeTombstone, RevokeDelete)
+	}
 	return errs
+}
+
+// validateTLS checks the tls section against the URL, which must be valid.
+func (c Config) validateTLS(path string) field.List {
+	var errs field.List
+	p := field.Join(path, "tls")
+	_, ldaps, _ := c.endpoint()
+	u, _ := url.Parse(c.URL)
+	switch {
+	case ldaps && c.TLS.StartTLS:
+		errs.Add(field.Join(p, "start_tls"), "not with ldaps://, which is TLS from the start")
+	case !ldaps && !c.TLS.StartTLS && !c.TLS.AllowPlaintext && !isLoopback(u.Hostname()):
+		errs.Add(field.Join(path, "url"), "%q is plain LDAP to a host that is not loopback: passwords would cross the network in clear; "+
+			"use ldaps://, or set tls.start_tls: true, or (on a network you trust) tls.allow_plaintext: true", c.URL)
+	}
+	if c.TLS.CAFile != "" {
+		if _, err := loadCAFile(c.TLS.CAFile); err != nil {
+			errs.Add(field.Join(p, "ca_file"), "%v", err)
+		}
+	}
+	return errs
+}
+
+// isLoopback reports whether host is "localhost" or a loopback address;
+// no name is resolved.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loadCAFile reads a PEM file of CA certificates.
+func loadCAFile(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// tlsConfig returns the TLS settings of every connection, nil when the
+// connections are plain.
+func (c Config) tlsConfig() (*tls.Config, error) {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "ldaps" && !c.TLS.StartTLS {
+		return nil, nil
+	}
+	tc := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+	if c.TLS.ServerName != "" {
+		tc.ServerName = c.TLS.ServerName
+	}
+	if c.TLS.CAFile != "" {
+		if tc.RootCAs, err = loadCAFile(c.TLS.CAFile); err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+	}
+	return tc, nil
 }
 
 type container struct{ key, rdn string }
@@ -178,11 +309,19 @@ func (c Config) UnitDN(u *rules.Unit) string {
 	return rdn("ou", u.Account()) + "," + parent
 }
 
+// PolicyDN returns the DN of the password policy entry called cn:
+// cn=<cn>,<Policies>,<BaseDN>.
+func (c Config) PolicyDN(cn string) string {
+	return rdn("cn", cn) + "," + c.under(c.Policies)
+}
+
 // DefaultPolicyDN returns the DN of the password policy entry slapd applies
 // by default: cn=default,<Policies>,<BaseDN>.
-func (c Config) DefaultPolicyDN() string {
-	return rdn("cn", DefaultPolicyCN) + "," + c.under(c.Policies)
-}
+func (c Config) DefaultPolicyDN() string { return c.PolicyDN(DefaultPolicyCN) }
+
+// ServicePolicyDN returns the DN of the service account's password policy:
+// cn=service,<Policies>,<BaseDN>.
+func (c Config) ServicePolicyDN() string { return c.PolicyDN(ServicePolicyCN) }
 
 // SetupParams returns the parameters to render the OpenLDAP setup files
 // (package openldap) for this configuration, for the database whose DN in
@@ -198,5 +337,6 @@ func (c Config) SetupParams(database string) openldap.Params {
 		Policies:      c.under(c.Policies),
 		Revoked:       c.under(c.Revoked),
 		DefaultPolicy: c.DefaultPolicyDN(),
+		ServicePolicy: c.ServicePolicyDN(),
 	}
 }

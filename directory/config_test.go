@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"crypto/tls"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,23 @@ func TestConfig_Validate(t *testing.T) {
 			`directory.revoked: "ou=a,ou=b" must be one RDN of the form ou=NAME`,
 			"directory.active_group: required",
 			"directory.timeout: must be above 0",
+		}},
+		{name: "plain ldap to localhost", edit: func(c *Config) { c.URL = "ldap://localhost" }},
+		{name: "plain ldap to ::1", edit: func(c *Config) { c.URL = "ldap://[::1]:389" }},
+		{name: "plain ldap to another host", edit: func(c *Config) { c.URL = "ldap://ldap.ninhthuan.gov.vn" }, want: []string{
+			`directory.url: "ldap://ldap.ninhthuan.gov.vn" is plain LDAP to a host that is not loopback`,
+		}},
+		{name: "StartTLS to another host", edit: func(c *Config) { c.URL, c.TLS.StartTLS = "ldap://ldap.ninhthuan.gov.vn", true }},
+		{name: "plaintext allowed", edit: func(c *Config) { c.URL, c.TLS.AllowPlaintext = "ldap://10.0.0.5", true }},
+		{name: "ldaps and StartTLS", edit: func(c *Config) { c.URL, c.TLS.StartTLS = "ldaps://ldap.ninhthuan.gov.vn", true }, want: []string{
+			"directory.tls.start_tls: not with ldaps://",
+		}},
+		{name: "CA file missing or not PEM", edit: func(c *Config) { c.URL, c.TLS.CAFile = "ldaps://ldap.ninhthuan.gov.vn", "config_test.go" }, want: []string{
+			"directory.tls.ca_file: config_test.go holds no PEM certificate",
+		}},
+		{name: "pool and revoke", edit: func(c *Config) { c.Connections, c.Revoke, c.RetryFor = 0, "archive", 0 }, want: []string{
+			"directory.connections: must be at least 1",
+			`directory.revoke: "archive" must be tombstone or delete`,
 		}},
 		{name: "url with a path", edit: func(c *Config) { c.URL = "ldap://h/dc=x" }, want: []string{
 			`directory.url: "ldap://h/dc=x": want scheme://host[:port] only`,
@@ -138,6 +156,36 @@ func TestDNKey(t *testing.T) {
 		t.Run(tt.a, func(t *testing.T) {
 			if got := dnKey(tt.a) == dnKey(tt.b); got != tt.same {
 				t.Errorf("dnKey(%q) == dnKey(%q) is %v, want %v", tt.a, tt.b, got, tt.same)
+			}
+		})
+	}
+}
+
+func TestConfig_tlsConfig(t *testing.T) {
+	tests := []struct {
+		name       string
+		edit       func(*Config)
+		want       bool   // a TLS config at all
+		serverName string // when want
+	}{
+		{"plain", func(*Config) {}, false, ""},
+		{"ldaps", func(c *Config) { c.URL = "ldaps://ldap.ninhthuan.gov.vn:636" }, true, "ldap.ninhthuan.gov.vn"},
+		{"StartTLS", func(c *Config) { c.URL, c.TLS.StartTLS = "ldap://ldap.ninhthuan.gov.vn", true }, true, "ldap.ninhthuan.gov.vn"},
+		{"server name", func(c *Config) { c.URL, c.TLS.ServerName = "ldaps://10.0.0.5", "ldap.ninhthuan.gov.vn" }, true, "ldap.ninhthuan.gov.vn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.edit(&c)
+			tc, err := c.tlsConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (tc != nil) != tt.want {
+				t.Fatalf("TLS config %v, want one: %v", tc, tt.want)
+			}
+			if tc != nil && (tc.ServerName != tt.serverName || tc.MinVersion != tls.VersionTLS12 || tc.InsecureSkipVerify) {
+				t.Errorf("server name %q, min version %x, skip verify %v; want %q, TLS 1.2, verification", tc.ServerName, tc.MinVersion, tc.InsecureSkipVerify, tt.serverName)
 			}
 		})
 	}

@@ -50,8 +50,18 @@ func (s *syncBuffer) String() string {
 // testRules.
 func newEnv(t *testing.T, tree bool) *env {
 	t.Helper()
-	srv := slapdtest.New(t, slapdtest.Options{})
+	return newEnvWith(t, tree, slapdtest.Options{}, nil)
+}
+
+// newEnvWith is newEnv with slapd started with opts and the client's
+// configuration changed by edit (when not nil).
+func newEnvWith(t *testing.T, tree bool, opts slapdtest.Options, edit func(*directory.Config)) *env {
+	t.Helper()
+	srv := slapdtest.New(t, opts)
 	e := &env{srv: srv, cfg: srv.Config(), log: &syncBuffer{}}
+	if edit != nil {
+		edit(&e.cfg)
+	}
 	svc, err := srv.ServicePassword()
 	if err != nil {
 		t.Fatal(err)

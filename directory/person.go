@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -97,24 +99,72 @@ func (c *Client) addMember(ctx context.Context, group, member string) error {
 	return err
 }
 
+// removeMember removes member from the group at group; a member not there,
+// or a group that does not exist, is success.
+func (c *Client) removeMember(ctx context.Context, group, member string) error {
+	mod := ldap.NewModifyRequest(group, nil)
+	mod.Delete("member", []string{member})
+	err := c.do(ctx, "remove member from", group, func(conn *ldap.Conn) error { return conn.Modify(mod) })
+	if ldap.IsErrorAnyOf(err, ldap.LDAPResultNoSuchAttribute, ldap.LDAPResultNoSuchObject) {
+		return nil
+	}
+	return err
+}
+
+// groupsOf returns the groups under Groups that list member, with their
+// cn.
+func (c *Client) groupsOf(ctx context.Context, member string) ([]*ldap.Entry, error) {
+	return c.searchAll(ctx, c.cfg.under(c.cfg.Groups), ldap.ScopeSingleLevel,
+		and("(objectClass=groupOfNames)", eq("member", member)), []string{"cn"})
+}
+
 // SetPassword sets the password with the Password Modify extended operation
 // and sets pwdReset: TRUE, so the user must change it at the next bind.
 // slapd hashes the password with its own scheme and checks it against the
-// password policy; ldapsync never writes userPassword itself.
+// password policy; ldapsync never writes userPassword itself. Setting the
+// password the entry already has is success (a replay).
+//
+// A password change lifts slapd's lock, so SetPassword refuses a locked or
+// revoked account with ErrAccountLocked: Unlock is the way to give a locked
+// account a new password.
 func (c *Client) SetPassword(ctx context.Context, dn string, pw secret.Secret) error {
+	if err := c.checkPersonDN(dn); err != nil {
+		return fmt.Errorf("directory: set password %q: %w", dn, err)
+	}
 	if pw.IsZero() {
 		return fmt.Errorf("directory: set password %q: the password is empty", dn)
 	}
+	e, err := c.readPerson(ctx, "set password", dn, "pwdAccountLockedTime", "ldapsyncStatus")
+	if err != nil {
+		return err
+	}
+	status := e.GetEqualFoldAttributeValue("ldapsyncStatus")
+	if e.GetEqualFoldAttributeValue("pwdAccountLockedTime") != "" || strings.EqualFold(status, StatusLocked) || strings.EqualFold(status, StatusRevoked) {
+		return fmt.Errorf("directory: set password %q: %w (status %q): a new password would lift the lock; use Unlock", dn, ErrAccountLocked, status)
+	}
+	return c.setPassword(ctx, dn, pw, ldap.NewModifyRequest(dn, nil))
+}
+
+// passwordUnchanged is how slapd's ppolicy refuses a password equal to the
+// current one (seen with pwdInHistory: 1); for a replayed Password Modify,
+// or one retried after its answer was lost, it means the password is set.
+const passwordUnchanged = "Password is not being changed from existing value"
+
+// setPassword sets pw with Password Modify, then applies mod with pwdReset:
+// TRUE added.
+func (c *Client) setPassword(ctx context.Context, dn string, pw secret.Secret, mod *ldap.ModifyRequest) error {
 	err := c.do(ctx, "set password", dn, func(conn *ldap.Conn) error {
 		_, err := conn.PasswordModify(ldap.NewPasswordModifyRequest(dn, "", pw.Reveal()))
 		return err
 	})
-	if err != nil {
-		return err
+	switch {
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) && strings.Contains(err.Error(), passwordUnchanged):
+		c.log.Debug().Str("dn", dn).Msg("password already set")
+	case err != nil:
+		return notFound(err)
 	}
-	mod := ldap.NewModifyRequest(dn, nil)
 	mod.Replace("pwdReset", []string{"TRUE"})
-	return c.do(ctx, "modify", dn, func(conn *ldap.Conn) error { return conn.Modify(mod) })
+	return c.modifyPerson(ctx, "modify", dn, mod)
 }
 
 // BindResult is what a bind as a user reports.
@@ -128,20 +178,22 @@ type BindResult struct {
 // ErrAccountLocked when ppolicy says the account is locked, and
 // ErrInvalidCredentials otherwise.
 func (c *Client) Bind(ctx context.Context, dn string, pw secret.Secret) (BindResult, error) {
-	conn, err := c.open(ctx)
-	if err != nil {
-		return BindResult{}, err
-	}
-	defer conn.Close()
 	var res *ldap.SimpleBindResult
-	err = withContext(ctx, conn, func() error {
-		var err error
-		res, err = conn.SimpleBind(&ldap.SimpleBindRequest{
-			Username: dn,
-			Password: pw.Reveal(), // go-ldap refuses an empty one: no anonymous bind
-			Controls: []ldap.Control{ldap.NewControlBeheraPasswordPolicy()},
+	err := c.retry(ctx, "bind", dn, func() error {
+		conn, err := c.open(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return runOn(ctx, conn, func() error {
+			var err error
+			res, err = conn.SimpleBind(&ldap.SimpleBindRequest{
+				Username: dn,
+				Password: pw.Reveal(), // go-ldap refuses an empty one: no anonymous bind
+				Controls: []ldap.Control{ldap.NewControlBeheraPasswordPolicy()},
+			})
+			return err
 		})
-		return err
 	})
 	var ppolicy *ldap.ControlBeheraPasswordPolicy
 	if res != nil {
@@ -151,10 +203,203 @@ func (c *Client) Bind(ctx context.Context, dn string, pw secret.Secret) (BindRes
 	case err == nil:
 		return BindResult{MustChange: ppolicy != nil && ppolicy.Error == ldap.BeheraChangeAfterReset}, nil
 	case !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials):
-		return BindResult{}, fmt.Errorf("directory: bind %q: %w", dn, err)
+		return BindResult{}, err
 	case ppolicy != nil && ppolicy.Error == ldap.BeheraAccountLocked:
-		return BindResult{}, fmt.Errorf("directory: bind %q: %w: %w", dn, ErrAccountLocked, err)
+		return BindResult{}, fmt.Errorf("directory: bind %q: %w: %w", dn, ErrAccountLocked, errors.Unwrap(err))
 	default:
-		return BindResult{}, fmt.Errorf("directory: bind %q: %w: %w", dn, ErrInvalidCredentials, err)
+		return BindResult{}, fmt.Errorf("directory: bind %q: %w: %w", dn, ErrInvalidCredentials, errors.Unwrap(err))
 	}
+}
+
+// PersonUpdate is a change of name, job title or phone (BTC 6). A nil field
+// leaves the attribute as it is; a pointer to "" removes it, except CN and
+// SN, which every person must have. The uid, the DN and mail never change.
+type PersonUpdate struct {
+	CN          *string // cn
+	SN          *string // sn
+	GivenName   *string // givenName
+	DisplayName *string // displayName
+	Title       *string // title
+	Phone       *string // telephoneNumber
+}
+
+// UpdatePerson applies u to the person at dn. A person without an entry is
+// ErrNotFound.
+func (c *Client) UpdatePerson(ctx context.Context, dn string, u PersonUpdate) error {
+	if err := c.checkPersonDN(dn); err != nil {
+		return fmt.Errorf("directory: update %q: %w", dn, err)
+	}
+	mod := ldap.NewModifyRequest(dn, nil)
+	for _, f := range []struct {
+		attr     string
+		v        *string
+		required bool
+	}{
+		{"cn", u.CN, true},
+		{"sn", u.SN, true},
+		{"givenName", u.GivenName, false},
+		{"displayName", u.DisplayName, false},
+		{"title", u.Title, false},
+		{"telephoneNumber", u.Phone, false},
+	} {
+		switch {
+		case f.v == nil:
+		case *f.v == "" && f.required:
+			return fmt.Errorf("directory: update %q: %s cannot be removed", dn, f.attr)
+		default:
+			mod.Replace(f.attr, nonEmpty(*f.v))
+		}
+	}
+	if len(mod.Changes) == 0 {
+		return nil
+	}
+	return c.modifyPerson(ctx, "update", dn, mod)
+}
+
+// Move transfers the person at dn to unit, a unit's account name (NT
+// 5.2.b): departmentNumber changes, the DN, the uid, mail and the groups
+// stay (SetGroups changes the groups). Applications that need the unit's
+// full name look it up in the unit's entry, whose uid is the account name
+// (`(&(objectClass=ldapsyncUnit)(uid=<departmentNumber>))`); copying it
+// into every person would go stale when a unit is renamed.
+func (c *Client) Move(ctx context.Context, dn, unit string) error {
+	if err := c.checkPersonDN(dn); err != nil {
+		return fmt.Errorf("directory: move %q: %w", dn, err)
+	}
+	if unit == "" {
+		return fmt.Errorf("directory: move %q: the unit is empty", dn)
+	}
+	mod := ldap.NewModifyRequest(dn, nil)
+	mod.Replace("departmentNumber", []string{unit})
+	return c.modifyPerson(ctx, "move", dn, mod)
+}
+
+// SetGroups makes the application groups of the person at dn exactly apps
+// (application names, each a group cn=<app> under Groups): it adds the
+// missing memberships and removes the others. The active group is left as
+// it is (Lock and Unlock handle it). An application without a group is an
+// error, after the other memberships are made.
+func (c *Client) SetGroups(ctx context.Context, dn string, apps []string) error {
+	if err := c.checkPersonDN(dn); err != nil {
+		return fmt.Errorf("directory: set groups %q: %w", dn, err)
+	}
+	want := map[string]bool{}
+	for _, a := range apps {
+		if strings.EqualFold(a, c.cfg.ActiveGroup) {
+			return fmt.Errorf("directory: set groups %q: %q is the active group, not an application", dn, a)
+		}
+		want[strings.ToLower(a)] = true
+	}
+	if _, err := c.readPerson(ctx, "set groups", dn); err != nil {
+		return err
+	}
+	have, err := c.groupsOf(ctx, dn)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	member := map[string]bool{}
+	for _, g := range have {
+		cn := strings.ToLower(groupCN(g))
+		member[cn] = true
+		if cn == strings.ToLower(c.cfg.ActiveGroup) || want[cn] {
+			continue
+		}
+		errs = append(errs, c.removeMember(ctx, g.DN, dn))
+	}
+	for _, a := range apps {
+		if !member[strings.ToLower(a)] {
+			errs = append(errs, c.addMember(ctx, c.cfg.GroupDN(a), dn))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Key is an attribute FindPeople finds people by.
+type Key string
+
+// Keys for FindPeople.
+const (
+	ByUID        Key = "uid"
+	ByEmployeeID Key = "employeeNumber"
+	ByName       Key = "cn"
+	ByMail       Key = "mail"
+)
+
+// FindPeople returns the people, revoked tombstones included, whose key
+// equals value as slapd matches it (case-insensitively), sorted by UID.
+// Their groups come from memberOf.
+func (c *Client) FindPeople(ctx context.Context, key Key, value string) ([]Person, error) {
+	switch key {
+	case ByUID, ByEmployeeID, ByName, ByMail:
+	default:
+		return nil, fmt.Errorf("directory: find people: cannot search by %q", key)
+	}
+	people, entries, err := c.searchPeople(ctx, "find people", and("(objectClass=inetOrgPerson)", eq(string(key), value)),
+		append(slices.Clone(personAttrs), "memberOf"))
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range entries {
+		for _, g := range e.GetEqualFoldAttributeValues("memberOf") {
+			if cn, ok := c.groupName(g); ok {
+				c.addGroup(&people[i], cn)
+			}
+		}
+		slices.Sort(people[i].Groups)
+	}
+	slices.SortFunc(people, func(a, b Person) int { return strings.Compare(a.UID, b.UID) })
+	return people, nil
+}
+
+// groupName returns the cn of the group at dn when it is one of the groups
+// under Groups.
+func (c *Client) groupName(dn string) (string, bool) {
+	a, parent, err := splitDN(dn)
+	if err != nil || !strings.EqualFold(a.Type, "cn") || parent != dnKey(c.cfg.under(c.cfg.Groups)) {
+		return "", false
+	}
+	return a.Value, true
+}
+
+// checkPersonDN checks that dn names an entry directly under People, with
+// one attribute in its RDN, as PersonDN builds them.
+func (c *Client) checkPersonDN(dn string) error {
+	_, parent, err := splitDN(dn)
+	if err != nil {
+		return err
+	}
+	if parent != dnKey(c.cfg.under(c.cfg.People)) {
+		return fmt.Errorf("not a person: not under %s", c.cfg.under(c.cfg.People))
+	}
+	return nil
+}
+
+// readPerson reads attrs of the person at dn; no entry is ErrNotFound.
+func (c *Client) readPerson(ctx context.Context, what, dn string, attrs ...string) (*ldap.Entry, error) {
+	if len(attrs) == 0 {
+		attrs = []string{"1.1"} // no attributes (RFC 4511 4.5.1.8)
+	}
+	e, err := c.read(ctx, dn, attrs)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return nil, fmt.Errorf("directory: %s %q: %w", what, dn, ErrNotFound)
+	}
+	return e, nil
+}
+
+// modifyPerson applies mod to a person's entry; no entry is ErrNotFound.
+func (c *Client) modifyPerson(ctx context.Context, what, dn string, mod *ldap.ModifyRequest) error {
+	return notFound(c.do(ctx, what, dn, func(conn *ldap.Conn) error { return conn.Modify(mod) }))
+}
+
+// notFound adds ErrNotFound to err when it is slapd's "no such object" for
+// an operation on a person's entry.
+func notFound(err error) error {
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return fmt.Errorf("%w (%w)", err, ErrNotFound)
+	}
+	return err
 }

@@ -105,6 +105,11 @@ func TestClient_SetPassword(t *testing.T) {
 		t.Errorf("stored userPassword starts %.16q, want %s", stored, wantScheme)
 	}
 
+	// A replay, as after a crash or a lost answer, sets the same password.
+	if err := e.c.SetPassword(ctx(t), dn, first); err != nil {
+		t.Errorf("SetPassword again with the same password: %v", err)
+	}
+
 	short := e.pw("Ab1!")
 	if err := e.c.SetPassword(ctx(t), dn, short); !ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) {
 		t.Errorf("a 4-character password: %v, want constraint violation from ppolicy", err)
@@ -244,5 +249,72 @@ func TestClient_Snapshot_paged(t *testing.T) {
 	}
 	if len(snap.People) != n {
 		t.Errorf("snapshot has %d people, want %d", len(snap.People), n)
+	}
+}
+
+// TestClient_FindPeople finds people again through every filter that
+// carries a value, with the characters RFC 4515 and RFC 4514 escape in the
+// values: a value that reached a filter unescaped would match nothing, or
+// more than it should.
+func TestClient_FindPeople(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, true)
+	const specials = `( ) * \ , + " < > ;`
+	odd := withApps(person(`odd(1)*\,+"<>;`, `NV-(7)*\,+"<>; `+"đ"), "mail")
+	odd.CN = "Trần " + specials + " Văn"
+	odd.Mail = "odd@ninhthuan.gov.vn"
+	dn, _ := e.user(t, odd, "0dd#Passw0rdXy")
+	e.user(t, person("plain", "NV-0002"), "Pl4in#Passw0rd")
+
+	tests := []struct {
+		name  string
+		key   directory.Key
+		value string
+		want  []string // uids
+	}{
+		{"cn", directory.ByName, odd.CN, []string{odd.UID}},
+		{"cn, another case", directory.ByName, strings.ToUpper(odd.CN), []string{odd.UID}},
+		{"employee id", directory.ByEmployeeID, odd.EmployeeID, []string{odd.UID}},
+		{"uid", directory.ByUID, odd.UID, []string{odd.UID}},
+		{"mail", directory.ByMail, odd.Mail, []string{odd.UID}},
+		{"a star is not a wildcard", directory.ByName, "*", nil},
+		{"nor inside a value", directory.ByName, "Trần *", nil},
+		{"no injection", directory.ByUID, "plain)(uid=*", nil},
+		{"plain", directory.ByUID, "plain", []string{"plain"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.c.FindPeople(ctx(t), tt.key, tt.value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var uids []string
+			for _, p := range got {
+				uids = append(uids, p.UID)
+			}
+			if !slices.Equal(uids, tt.want) {
+				t.Fatalf("found %q, want %q", uids, tt.want)
+			}
+		})
+	}
+	if _, err := e.c.FindPeople(ctx(t), "userPassword", "x"); err == nil {
+		t.Error("FindPeople by userPassword was allowed")
+	}
+
+	// The member filter: the groups of the person are found to be changed,
+	// and the tombstone is found again.
+	if err := e.c.SetGroups(ctx(t), dn, []string{"eoffice"}); err != nil {
+		t.Fatal(err)
+	}
+	found, err := e.c.FindPeople(ctx(t), directory.ByEmployeeID, odd.EmployeeID)
+	if err != nil || len(found) != 1 || !slices.Equal(found[0].Groups, []string{"eoffice"}) || !found[0].Active {
+		t.Fatalf("after SetGroups: %+v, %v; want groups [eoffice], active", found, err)
+	}
+	if err := e.c.Revoke(ctx(t), dn, revokedAt); err != nil {
+		t.Fatal(err)
+	}
+	found, err = e.c.FindPeople(ctx(t), directory.ByName, odd.CN)
+	if err != nil || len(found) != 1 || !found[0].Revoked || found[0].Active || len(found[0].Groups) != 0 {
+		t.Fatalf("after Revoke: %+v, %v; want the tombstone, in no group", found, err)
 	}
 }

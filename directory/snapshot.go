@@ -23,6 +23,9 @@ type Person struct {
 	Unit        string // departmentNumber: the unit's account name
 	Title       string
 	Phone       string // telephoneNumber
+	// Status is ldapsyncStatus: StatusActive, StatusLocked, StatusRevoked,
+	// or "" for an entry ldapsync did not create.
+	Status string
 	// Groups are the application names whose group lists the person, sorted.
 	// The active group is not among them.
 	Groups []string
@@ -60,7 +63,7 @@ type Snapshot struct {
 var personAttrs = []string{
 	"uid", "employeeNumber", "cn", "sn", "givenName", "displayName", "mail",
 	"departmentNumber", "title", "telephoneNumber",
-	"ldapsyncLockReason", "ldapsyncRevokedTime",
+	"ldapsyncStatus", "ldapsyncLockReason", "ldapsyncRevokedTime",
 	"pwdAccountLockedTime", "pwdReset", "pwdChangedTime", "pwdLastSuccess", "createTimestamp",
 }
 
@@ -71,24 +74,13 @@ const pageSize = 500
 // people, revoked tombstones, groups and uid holders.
 func (c *Client) Snapshot(ctx context.Context) (*Snapshot, error) {
 	var snap Snapshot
+	var err error
+	if snap.People, _, err = c.searchPeople(ctx, "snapshot", "(objectClass=inetOrgPerson)", personAttrs); err != nil {
+		return nil, err
+	}
 	byDN := map[string]int{} // dnKey → index in snap.People
-	for _, ct := range []struct {
-		rdn     string
-		revoked bool
-	}{{c.cfg.People, false}, {c.cfg.Revoked, true}} {
-		entries, err := c.searchAll(ctx, c.cfg.under(ct.rdn), ldap.ScopeSingleLevel, "(objectClass=inetOrgPerson)", personAttrs)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			p, err := personFromEntry(e)
-			if err != nil {
-				return nil, fmt.Errorf("directory: snapshot %q: %w", e.DN, err)
-			}
-			p.Revoked = ct.revoked
-			byDN[dnKey(e.DN)] = len(snap.People)
-			snap.People = append(snap.People, p)
-		}
+	for i, p := range snap.People {
+		byDN[dnKey(p.DN)] = i
 	}
 
 	groups, err := c.searchAll(ctx, c.cfg.under(c.cfg.Groups), ldap.ScopeSingleLevel, "(objectClass=groupOfNames)", []string{"cn", "member"})
@@ -102,11 +94,7 @@ func (c *Client) Snapshot(ctx context.Context) (*Snapshot, error) {
 			if !ok {
 				continue // the empty placeholder, or not a person
 			}
-			if strings.EqualFold(cn, c.cfg.ActiveGroup) {
-				snap.People[i].Active = true
-			} else {
-				snap.People[i].Groups = append(snap.People[i].Groups, cn)
-			}
+			c.addGroup(&snap.People[i], cn)
 		}
 	}
 
@@ -127,6 +115,44 @@ func (c *Client) Snapshot(ctx context.Context) (*Snapshot, error) {
 	slices.Sort(snap.Accounts)
 	snap.Accounts = slices.Compact(snap.Accounts)
 	return &snap, nil
+}
+
+// searchPeople reads the people under People and the tombstones under
+// Revoked that match filter, with attrs: one paged search each. It returns
+// each as a Person (Revoked set, groups left to the caller) and as the
+// entry it was read from.
+func (c *Client) searchPeople(ctx context.Context, what, filter string, attrs []string) ([]Person, []*ldap.Entry, error) {
+	var people []Person
+	var entries []*ldap.Entry
+	for _, ct := range []struct {
+		rdn     string
+		revoked bool
+	}{{c.cfg.People, false}, {c.cfg.Revoked, true}} {
+		found, err := c.searchAll(ctx, c.cfg.under(ct.rdn), ldap.ScopeSingleLevel, filter, attrs)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, e := range found {
+			p, err := personFromEntry(e)
+			if err != nil {
+				return nil, nil, fmt.Errorf("directory: %s %q: %w", what, e.DN, err)
+			}
+			p.Revoked = ct.revoked
+			people = append(people, p)
+		}
+		entries = append(entries, found...)
+	}
+	return people, entries, nil
+}
+
+// addGroup records p's membership of the group called cn: the active group
+// sets Active, any other is an application.
+func (c *Client) addGroup(p *Person, cn string) {
+	if strings.EqualFold(cn, c.cfg.ActiveGroup) {
+		p.Active = true
+	} else {
+		p.Groups = append(p.Groups, cn)
+	}
 }
 
 // searchAll runs a paged search. A base that does not exist yet (before
@@ -164,6 +190,7 @@ func personFromEntry(e *ldap.Entry) (Person, error) {
 		Unit:        get("departmentNumber"),
 		Title:       get("title"),
 		Phone:       get("telephoneNumber"),
+		Status:      get("ldapsyncStatus"),
 		Locked:      get("pwdAccountLockedTime") != "",
 		LockReason:  get("ldapsyncLockReason"),
 		MustChange:  strings.EqualFold(get("pwdReset"), "TRUE"),

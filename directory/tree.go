@@ -2,6 +2,9 @@ package directory
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,9 +50,18 @@ type entrySpec struct {
 
 // EnsureTree makes the containers, one entry per unit of the tree (nested as
 // the tree is), one group per application plus the active group, and the
-// password policy entry, creating what is missing and correcting what
-// differs. It reports what it changed, also when it fails part way.
+// password policy entries: cn=default (a copy of the chosen profile, which
+// slapd applies to everyone), one per profile, and cn=service for the
+// service account. It creates what is missing and corrects what differs in
+// the attributes it sets; attributes it does not set (pwdMaxFailure or
+// pwdGraceAuthNLimit an administrator adds to a policy) stay. It reports
+// what it changed, also when it fails part way.
 func (c *Client) EnsureTree(ctx context.Context, r *rules.Rules) ([]Created, error) {
+	for _, reserved := range []string{DefaultPolicyCN, ServicePolicyCN} {
+		if _, ok := r.Config.Password.Profiles[reserved]; ok {
+			return nil, fmt.Errorf("directory: password profile %q: the name is taken by the policy entry %s", reserved, c.cfg.PolicyDN(reserved))
+		}
+	}
 	var changed []Created
 	for _, spec := range c.treeSpecs(r) {
 		what, err := c.ensure(ctx, spec)
@@ -102,22 +114,52 @@ func (c *Client) treeSpecs(r *rules.Rules) []entrySpec {
 	for _, app := range r.Applications {
 		specs = append(specs, group(app.Name, app.Description))
 	}
-	pw := r.Password
-	specs = append(specs, entrySpec{dn: c.cfg.DefaultPolicyDN(), attrs: []attr{
+	// The default policy is a copy of the chosen profile's rather than
+	// olcPPolicyDefault pointing at the profile's entry: the service
+	// account cannot write cn=config, and a change of profile in the
+	// config then takes effect at the next EnsureTree, for every account,
+	// without touching one of them.
+	chosen := r.Config.Password.Profile
+	specs = append(specs, c.policySpec(DefaultPolicyCN, fmt.Sprintf("Applies to every account: a copy of cn=%s (rules.password.profile)", chosen), r.Password))
+	for _, name := range slices.Sorted(maps.Keys(r.Config.Password.Profiles)) {
+		specs = append(specs, c.policySpec(name, "Password profile "+name+" (rules.password.profiles)", r.Config.Password.Profiles[name]))
+	}
+	specs = append(specs, entrySpec{dn: c.cfg.ServicePolicyDN(), attrs: []attr{
 		{name: "objectClass", values: []string{"device", "pwdPolicy"}, merge: true},
-		{name: "cn", values: []string{DefaultPolicyCN}, merge: true},
+		{name: "cn", values: []string{ServicePolicyCN}, merge: true},
+		{name: "description", values: []string{"The ldapsync service account (its pwdPolicySubentry): no expiry, no lockout"}},
 		{name: "pwdAttribute", values: []string{"userPassword"}},
+		{name: "pwdMaxAge", values: []string{"0"}},
+		{name: "pwdLockout", values: []string{"FALSE"}},
+		{name: "pwdMustChange", values: []string{"FALSE"}},
+		{name: "pwdAllowUserChange", values: []string{"FALSE"}},
+		{name: "pwdCheckQuality", values: []string{"0"}},
+		{name: "pwdInHistory", values: []string{"0"}},
+	}})
+	return specs
+}
+
+// policySpec returns the password policy entry cn=<cn> under Policies for
+// profile p. slapd checks length and history; it cannot check character
+// classes or parts of the account name, which only the passwords ldapsync
+// generates are held to (rules.PasswordProfile.Check).
+func (c *Client) policySpec(cn, description string, p rules.PasswordProfile) entrySpec {
+	return entrySpec{dn: c.cfg.PolicyDN(cn), attrs: []attr{
+		{name: "objectClass", values: []string{"device", "pwdPolicy"}, merge: true},
+		{name: "cn", values: []string{cn}, merge: true},
+		{name: "description", values: []string{description}},
+		{name: "pwdAttribute", values: []string{"userPassword"}},
+		// pwdLockout is what makes slapd honour pwdAccountLockedTime.
 		{name: "pwdLockout", values: []string{"TRUE"}},
 		{name: "pwdMustChange", values: []string{"TRUE"}},
 		{name: "pwdAllowUserChange", values: []string{"TRUE"}},
 		// 2: slapd checks the length of every password it is given in
 		// clear and refuses one it cannot check (a pre-hashed value).
 		{name: "pwdCheckQuality", values: []string{"2"}},
-		{name: "pwdMinLength", values: []string{strconv.Itoa(pw.MinLength)}},
-		{name: "pwdInHistory", values: []string{strconv.Itoa(pw.History)}},
-		{name: "pwdMaxAge", values: []string{strconv.FormatInt(int64(pw.MaxAge.Std().Seconds()), 10)}},
-	}})
-	return specs
+		{name: "pwdMinLength", values: []string{strconv.Itoa(p.MinLength)}},
+		{name: "pwdInHistory", values: []string{strconv.Itoa(p.History)}},
+		{name: "pwdMaxAge", values: []string{strconv.FormatInt(int64(p.MaxAge.Std().Seconds()), 10)}},
+	}}
 }
 
 // ouValue returns the value of a container's RDN, ou=VALUE, which
@@ -155,7 +197,16 @@ func (c *Client) ensure(ctx context.Context, spec entrySpec) (string, error) {
 				req.Attribute(a.name, a.values)
 			}
 		}
-		if err := c.do(ctx, "add", spec.dn, func(conn *ldap.Conn) error { return conn.Add(req) }); err != nil {
+		err := c.do(ctx, "add", spec.dn, func(conn *ldap.Conn) error { return conn.Add(req) })
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
+			// Added by a retried attempt whose answer was lost, or by
+			// another ldapsync: check it again, if it can be read.
+			if e, rerr := c.read(ctx, spec.dn, names); rerr != nil || e == nil {
+				return "", errors.Join(err, rerr)
+			}
+			return c.ensure(ctx, spec)
+		}
+		if err != nil {
 			return "", err
 		}
 		return "created", nil

@@ -1,10 +1,15 @@
 package directory_test
 
 import (
+	"errors"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/rs/zerolog"
 
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/rules"
@@ -30,7 +35,7 @@ func TestClient_EnsureTree(t *testing.T) {
 		"ou=vhtt_ns,ou=ubnd_ns,ou=units," + base,
 		"ou=ubnd_lamson,ou=ubnd_ns,ou=units," + base,
 		cfg.GroupDN("active"), cfg.GroupDN("mail"), cfg.GroupDN("eoffice"),
-		policy,
+		policy, cfg.PolicyDN("btc5"), cfg.PolicyDN("nt7"), cfg.ServicePolicyDN(),
 	}
 	var got []string
 	for _, c := range first {
@@ -59,13 +64,29 @@ func TestClient_EnsureTree(t *testing.T) {
 			t.Errorf("%s: objectClass %v lacks ldapsyncUnit", dn, oc)
 		}
 	}
-	p := get(t, root, policy, "pwdLockout", "pwdMustChange", "pwdAllowUserChange", "pwdMinLength", "pwdCheckQuality", "pwdInHistory", "pwdMaxAge", "pwdAttribute")
-	for attr, v := range map[string]string{
-		"pwdLockout": "TRUE", "pwdMustChange": "TRUE", "pwdAllowUserChange": "TRUE", "pwdMinLength": "8",
-		"pwdCheckQuality": "2", "pwdInHistory": "1", "pwdMaxAge": "0", "pwdAttribute": "userPassword",
-	} {
-		if g := p.GetAttributeValue(attr); g != v {
-			t.Errorf("policy %s = %q, want %q", attr, g, v)
+	policies := []struct {
+		dn   string
+		want map[string]string
+	}{
+		{policy, map[string]string{
+			"pwdLockout": "TRUE", "pwdMustChange": "TRUE", "pwdAllowUserChange": "TRUE", "pwdMinLength": "8",
+			"pwdCheckQuality": "2", "pwdInHistory": "1", "pwdMaxAge": "0", "pwdAttribute": "userPassword",
+			"description": "Applies to every account: a copy of cn=nt7 (rules.password.profile)",
+		}},
+		{cfg.PolicyDN("nt7"), map[string]string{"pwdLockout": "TRUE", "pwdMustChange": "TRUE", "pwdMinLength": "8", "pwdInHistory": "1", "pwdMaxAge": "0"}},
+		{cfg.PolicyDN("btc5"), map[string]string{"pwdLockout": "TRUE", "pwdMustChange": "TRUE", "pwdMinLength": "8", "pwdInHistory": "1", "pwdMaxAge": "7776000"}},
+		{cfg.ServicePolicyDN(), map[string]string{"pwdLockout": "FALSE", "pwdMustChange": "FALSE", "pwdMaxAge": "0", "pwdAttribute": "userPassword"}},
+	}
+	for _, p := range policies {
+		var attrs []string
+		for a := range p.want {
+			attrs = append(attrs, a)
+		}
+		e := get(t, root, p.dn, attrs...)
+		for attr, v := range p.want {
+			if g := e.GetAttributeValue(attr); g != v {
+				t.Errorf("%s: %s = %q, want %q", p.dn, attr, g, v)
+			}
 		}
 	}
 	g := get(t, root, cfg.GroupDN("mail"), "member", "description")
@@ -110,7 +131,12 @@ func TestClient_EnsureTree(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r.Password = rules.DefaultPasswordConfig().Profiles["btc5"]
+	rc := r.Config
+	rc.Password.Profile = "btc5"
+	r, errs := rules.New(rc, "rules")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
 	fixed, err := e.c.EnsureTree(ctx(t), r)
 	if err != nil {
 		t.Fatal(err)
@@ -118,12 +144,84 @@ func TestClient_EnsureTree(t *testing.T) {
 	wantFixed := []directory.Created{
 		{DN: "ou=sonv,ou=units," + base, What: "corrected mail"},
 		{DN: cfg.GroupDN("mail"), What: "corrected description, member"},
-		{DN: policy, What: "corrected pwdMinLength, pwdMaxAge"},
+		{DN: policy, What: "corrected description, pwdMinLength, pwdMaxAge"},
 	}
 	if !slices.Equal(fixed, wantFixed) {
 		t.Errorf("after drift: %v, want %v", fixed, wantFixed)
 	}
 	if v := get(t, root, policy, "pwdMaxAge").GetAttributeValue("pwdMaxAge"); v != "7776000" {
 		t.Errorf("pwdMaxAge = %q, want 7776000 (90 days)", v)
+	}
+}
+
+// TestClient_EnsureTree_policies checks that the chosen profile is what
+// slapd applies to people, that a change of profile takes effect with the
+// next EnsureTree, and that the service account's own policy keeps it out
+// of the people's: its password never expires.
+func TestClient_EnsureTree_policies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	cfg := rules.DefaultConfig()
+	cfg.Password.Profiles = map[string]rules.PasswordProfile{
+		"long":     {MinLength: 12, MinClasses: 4, History: 1},
+		"expiring": {MinLength: 8, MinClasses: 4, History: 1, MaxAge: rules.Duration(time.Second)},
+	}
+	ensure := func(t *testing.T, profile string) {
+		t.Helper()
+		cfg.Password.Profile = profile
+		r, errs := rules.New(cfg, "rules")
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		if _, err := e.c.EnsureTree(ctx(t), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ensure(t, "long")
+	dn, _ := e.user(t, person("pol", "NV-1"), "L0ng#Enough!Passw0rd")
+	ten := e.pw("Ten#Chars1")
+	if err := e.c.SetPassword(ctx(t), dn, ten); !ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) {
+		t.Errorf("10 characters under a 12-character profile: %v, want a constraint violation", err)
+	}
+	ensure(t, "expiring")
+	// An administrator sets the service account's password as the root
+	// DN, as when rotating it: from now on it has a pwdChangedTime, which
+	// expiry counts from, and slapd sets pwdReset where the policy says
+	// pwdMustChange.
+	if out, err := exec.Command("ldappasswd", "-x", "-H", e.srv.URL, "-D", e.srv.RootDN, "-y", e.srv.RootPasswordFile,
+		"-T", e.srv.ServicePasswordFile, e.srv.ServiceDN).CombinedOutput(); err != nil {
+		t.Fatalf("ldappasswd for the service account: %v\n%s", err, out)
+	}
+	if err := e.c.SetPassword(ctx(t), dn, ten); err != nil {
+		t.Fatalf("10 characters after the switch to an 8-character profile: %v", err)
+	}
+	// A password to change (pwdReset) does not expire: slapd lets the
+	// bind through for the change. The user's own does.
+	own := e.pw("Own#Chosen1")
+	if out, err := exec.Command("ldappasswd", "-x", "-H", e.srv.URL, "-D", dn, "-w", ten.Reveal(), "-s", own.Reveal()).CombinedOutput(); err != nil {
+		t.Fatalf("ldappasswd by the user: %v\n%s", err, out)
+	}
+	time.Sleep(2100 * time.Millisecond) // pwdMaxAge is 1s, pwdChangedTime counts seconds
+	if _, err := e.c.Bind(ctx(t), dn, own); !errors.Is(err, directory.ErrInvalidCredentials) {
+		t.Errorf("bind with an expired password: %v, want ErrInvalidCredentials", err)
+	}
+	// The service account's password is older than a second too, but its
+	// own policy has no maximum age.
+	c, err := directory.Dial(ctx(t), e.cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("the service account under the expiring profile: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.Snapshot(ctx(t)); err != nil {
+		t.Errorf("the service account after its password was reset: %v", err)
+	}
+
+	cfg.Password.Profiles["service"] = rules.PasswordProfile{MinLength: 8}
+	r, errs := rules.New(cfg, "rules")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if _, err := e.c.EnsureTree(ctx(t), r); err == nil || !strings.Contains(err.Error(), `"service"`) {
+		t.Errorf("a profile called service: %v, want an error", err)
 	}
 }

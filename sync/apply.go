@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	gosync "sync"
 	"time"
 
@@ -21,6 +22,7 @@ type Directory interface {
 	Snapshot(ctx context.Context) (*directory.Snapshot, error)
 	CreatePerson(ctx context.Context, p directory.Person) error
 	SetPassword(ctx context.Context, dn string, pw secret.Secret) error
+	SetGroups(ctx context.Context, dn string, apps []string) error
 }
 
 // Applier runs a plan's operations and records each in the audit log.
@@ -185,9 +187,11 @@ func (r *applyRun) lane(ctx context.Context, ops []*Op) {
 	}
 }
 
-// transient reports whether a directory error may pass on a retry.
+// transient reports whether a directory error may pass on a retry: the
+// directory was unreachable, busy or timed out (for longer than its own
+// retries), as opposed to refusing the change itself.
 func transient(err error) bool {
-	return !errors.Is(err, directory.ErrConflict)
+	return errors.Is(err, directory.ErrUnavailable)
 }
 
 // record writes the audit record of an event that needed no operation.
@@ -215,6 +219,9 @@ func (a *Applier) run(ctx context.Context, op *Op) error {
 		var path string
 		path, err = a.issue(ctx, op)
 		detail["letter"] = path
+	case OpSetApplications:
+		err = a.Dir.SetGroups(ctx, op.DN, op.Applications)
+		detail["applications"] = strings.Join(op.Applications, ",")
 	default:
 		err = fmt.Errorf("sync: unknown operation %q", op.Kind)
 	}

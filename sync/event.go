@@ -17,16 +17,23 @@ const (
 	// Hire is a new recruit or a transfer in from outside (NT 5.2.a; BTC 4):
 	// the person gets an account.
 	Hire EventType = "hire"
+	// Applications changes which shared applications a person's account
+	// may use (BTC 4: "các loại tài khoản"; BTC 6: adjusted when the job
+	// changes): the applications field lists the whole new set, or changes
+	// to the current one as +name and -name.
+	Applications EventType = "applications"
 )
 
 // EventTypes lists the supported types, for messages.
-var EventTypes = []EventType{Hire}
+var EventTypes = []EventType{Hire, Applications}
 
 // Article returns the regulation articles that govern t, for the audit.
 func (t EventType) Article() string {
 	switch t {
 	case Hire:
 		return "NT 5.2.a; BTC 4"
+	case Applications:
+		return "BTC 4; BTC 6"
 	}
 	return ""
 }
@@ -62,8 +69,11 @@ type Event struct {
 	Title        string     `json:"title,omitempty"`
 	Phone        string     `json:"phone,omitempty"`
 	Applications []string   `json:"applications,omitempty"`
-	Reply        Reply      `json:"reply"`
-	RequestedBy  string     `json:"requested_by,omitempty"`
+	// AppChanges, for an Applications event written as +name/-name, are
+	// the changes; Applications is then empty.
+	AppChanges  []AppChange `json:"app_changes,omitempty"`
+	Reply       Reply       `json:"reply"`
+	RequestedBy string      `json:"requested_by,omitempty"`
 	// Origin and Received describe the delivery, not the change; they are
 	// left out of the content hash so the same row resubmitted in another
 	// file is a duplicate, not a conflict.
@@ -85,4 +95,10 @@ func (e *Event) ContentHash() string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// AppChange adds or removes one application.
+type AppChange struct {
+	App    string `json:"app"`
+	Remove bool   `json:"remove,omitempty"`
 }

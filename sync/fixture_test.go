@@ -3,7 +3,9 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	gosync "sync"
 	"testing"
 	"time"
@@ -59,7 +61,7 @@ func newFakeDir() *fakeDir {
 		failOn: map[string]bool{}, failWith: map[string]error{}}
 }
 
-var errOutage = errors.New("fake: directory down")
+var errOutage = fmt.Errorf("fake: directory down: %w", directory.ErrUnavailable)
 
 func (f *fakeDir) fail(method, dn string) error {
 	f.calls[method+" "+dn]++
@@ -119,6 +121,20 @@ func (f *fakeDir) SetPassword(_ context.Context, dn string, pw secret.Secret) er
 		return err
 	}
 	p.MustChange = true
+	return nil
+}
+
+func (f *fakeDir) SetGroups(_ context.Context, dn string, apps []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail("SetGroups", dn); err != nil {
+		return err
+	}
+	p, ok := f.people[dn]
+	if !ok {
+		return errors.New("fake: no such object")
+	}
+	p.Groups = slices.Sorted(slices.Values(apps))
 	return nil
 }
 

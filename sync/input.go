@@ -188,9 +188,6 @@ func (b *Batch) readCSV(data []byte) ([]Record, error) {
 			missing = append(missing, c)
 		}
 	}
-	if !seen[FieldFullName] && !seen[FieldGivenName] {
-		missing = append(missing, FieldFullName+" (or "+FieldGivenName+")")
-	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("header: missing column %s (the header row must name the columns: see README)", strings.Join(missing, ", "))
 	}

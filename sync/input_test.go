@@ -3,6 +3,7 @@ package sync
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -52,7 +53,7 @@ func TestParse_CSV(t *testing.T) {
 		{
 			name:     "unknown type and application",
 			data:     header + strings.Replace(strings.Replace(row("E1", "NV1", "Nguyễn Quốc Trạng", "sotttt"), "hire", "promote", 1), "mail;eoffice", "mail;zalo", 1),
-			rejected: []string{`in.csv:2: type: "promote" is not supported (supported: hire); applications: "zalo" is not an application of the config`},
+			rejected: []string{`in.csv:2: type: "promote" is not supported (supported: hire, applications); applications: "zalo" is not an application of the config`},
 		},
 		{
 			name:     "request fields missing (BTC 4)",
@@ -178,7 +179,7 @@ func TestParse_Windows1258(t *testing.T) {
 func TestParse_FileErrors(t *testing.T) {
 	tests := []struct{ name, file, data, want string }{
 		{"empty", "a.csv", "", "empty file"},
-		{"missing columns", "a.csv", "event_id,type,full_name\nE1,hire,X\n", "missing column effective, employee_id, unit"},
+		{"missing columns", "a.csv", "event_id,type,full_name\nE1,hire,X\n", "missing column effective, employee_id"},
 		{"duplicate column", "a.csv", "event_id,type,effective,employee_id,unit,unit,full_name\n", `column "unit" appears twice`},
 		{"broken quote", "a.csv", header + "\"E1,hire\n", "line 2"},
 		{"unknown type", "a.xlsx", "PK...", "unknown file type"},
@@ -256,4 +257,48 @@ func toneSeparated(s string) string {
 		b.WriteString(string(tones))
 	}
 	return b.String()
+}
+
+func TestParse_Applications(t *testing.T) {
+	r := exampleRules(t)
+	h := "event_id,type,effective,employee_id,applications,requested_by\n"
+	tests := []struct {
+		name, apps string
+		set        []string
+		changes    []AppChange
+		rejected   string
+	}{
+		{"whole set", "mail; EOFFICE;mail", []string{"eoffice", "mail"}, nil, ""},
+		{"changes", "+eoffice;-baocao", nil, []AppChange{{App: "eoffice"}, {App: "baocao", Remove: true}}, ""},
+		{"mixed", "mail;+eoffice", nil, nil, "mixes names with +/- changes"},
+		{"added and removed", "+mail;-mail", nil, nil, `"mail" is both added and removed`},
+		{"unknown", "+zalo", nil, nil, `"zalo" is not an application`},
+		{"empty", "", nil, nil, "applications: required for applications"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Parse("in.csv", []byte(h+"A1,applications,2026-11-02,NV1,\""+tt.apps+"\",Trưởng phòng\n"), SourceInbox, r, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.rejected != "" {
+				if len(b.Rejected) != 1 || !strings.Contains(b.Rejected[0].Error(), tt.rejected) {
+					t.Fatalf("rejected %v, want %q", b.Rejected, tt.rejected)
+				}
+				return
+			}
+			if len(b.Events) != 1 {
+				t.Fatalf("rejected: %v", b.Rejected)
+			}
+			ev := b.Events[0]
+			if strings.Join(ev.Applications, ",") != strings.Join(tt.set, ",") || fmt.Sprint(ev.AppChanges) != fmt.Sprint(tt.changes) {
+				t.Errorf("set %v changes %v", ev.Applications, ev.AppChanges)
+			}
+		})
+	}
+	// A hire lists the whole set; changes mean nothing without an account.
+	b, _ := Parse("in.csv", []byte(header+strings.Replace(row("E1", "NV1", "Nguyễn Quốc Trạng", "sotttt"), "mail;eoffice", "+mail", 1)), SourceInbox, r, t0)
+	if len(b.Rejected) != 1 || !strings.Contains(b.Rejected[0].Error(), "+/- changes apply only to an applications event") {
+		t.Errorf("hire with +/-: %v", b.Rejected)
+	}
 }

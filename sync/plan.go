@@ -22,6 +22,9 @@ const (
 	// sealed letter for the unit, sets it in the directory and makes the
 	// user change it at the first login (BTC 4).
 	OpIssueCredentials OpKind = "issue_credentials"
+	// OpSetApplications makes the person's application groups exactly
+	// Applications. The active group is not touched.
+	OpSetApplications OpKind = "set_applications"
 )
 
 // Op is one operation of a plan. It never holds a password: passwords are
@@ -104,6 +107,8 @@ func (pl *Planner) Plan(entries []Entry, snap *directory.Snapshot, now time.Time
 		switch e.Event.Type {
 		case Hire:
 			st.hire(p, e)
+		case Applications:
+			st.applications(p, e)
 		default:
 			p.Refused = append(p.Refused, Outcome{Seq: e.Seq, Event: &e.Event, Status: Failed,
 				Reason: fmt.Sprintf("event type %q is not supported", e.Event.Type)})
@@ -124,10 +129,10 @@ type planState struct {
 func newPlanState(pl *Planner, snap *directory.Snapshot, now time.Time) *planState {
 	st := &planState{pl: pl, byEmployee: map[string][]*directory.Person{}, taken: map[string]bool{}}
 	for i := range snap.People {
-		p := &snap.People[i]
+		p := snap.People[i] // a copy: planning changes it, the snapshot stays as read
 		st.taken[p.UID] = true
 		if p.EmployeeID != "" {
-			st.byEmployee[p.EmployeeID] = append(st.byEmployee[p.EmployeeID], p)
+			st.byEmployee[p.EmployeeID] = append(st.byEmployee[p.EmployeeID], &p)
 		}
 	}
 	for _, a := range snap.Accounts {
@@ -187,10 +192,72 @@ func (st *planState) hire(p *Plan, e *Entry) {
 		return
 	}
 	st.taken[uid] = true
-	st.byEmployee[ev.EmployeeID] = []*directory.Person{{UID: uid, EmployeeID: ev.EmployeeID}}
-	p.Ops = append(p.Ops,
-		st.op(OpCreate, e, uid, ""),
-		st.op(OpIssueCredentials, e, uid, ""))
+	create := st.op(OpCreate, e, uid, "")
+	person := create.Person()
+	person.MustChange = true
+	st.byEmployee[ev.EmployeeID] = []*directory.Person{&person}
+	p.Ops = append(p.Ops, create, st.op(OpIssueCredentials, e, uid, ""))
+}
+
+// account returns the one account of the event's employee, or refuses the
+// event and returns nil.
+func (st *planState) account(p *Plan, e *Entry) *directory.Person {
+	ev := &e.Event
+	refuse := func(format string, args ...any) {
+		p.Refused = append(p.Refused, Outcome{Seq: e.Seq, Event: ev, Status: Failed, Reason: fmt.Sprintf(format, args...)})
+	}
+	switch accts := st.byEmployee[ev.EmployeeID]; {
+	case len(accts) == 0:
+		refuse("employee %s has no account", ev.EmployeeID)
+	case len(accts) > 1:
+		refuse("employee %s is held by %d entries; the directory must be fixed by hand", ev.EmployeeID, len(accts))
+	case accts[0].Revoked:
+		refuse("employee %s's account %s is revoked", ev.EmployeeID, accts[0].UID)
+	default:
+		return accts[0]
+	}
+	return nil
+}
+
+func (st *planState) applications(p *Plan, e *Entry) {
+	acct := st.account(p, e)
+	if acct == nil {
+		return
+	}
+	ev := &e.Event
+	want := slices.Clone(ev.Applications)
+	if len(ev.AppChanges) > 0 {
+		want = slices.Clone(acct.Groups)
+		for _, c := range ev.AppChanges {
+			switch i := slices.Index(want, c.App); {
+			case c.Remove && i >= 0:
+				want = slices.Delete(want, i, i+1)
+			case !c.Remove && i < 0:
+				want = append(want, c.App)
+			}
+		}
+		slices.Sort(want)
+	}
+	if slices.Equal(want, acct.Groups) {
+		p.Satisfied = append(p.Satisfied, Outcome{Seq: e.Seq, Event: ev, Status: Done,
+			Reason: fmt.Sprintf("%s already has exactly the applications %s", acct.UID, strings.Join(want, ", "))})
+		return
+	}
+	var diff []string
+	for _, a := range want {
+		if !slices.Contains(acct.Groups, a) {
+			diff = append(diff, "+"+a)
+		}
+	}
+	for _, a := range acct.Groups {
+		if !slices.Contains(want, a) {
+			diff = append(diff, "-"+a)
+		}
+	}
+	op := st.op(OpSetApplications, e, acct.UID, strings.Join(diff, " "))
+	op.Applications, op.Unit, op.Name = want, acct.Unit, acct.CN
+	p.Ops = append(p.Ops, op)
+	acct.Groups = want
 }
 
 func (st *planState) op(kind OpKind, e *Entry, uid, note string) Op {

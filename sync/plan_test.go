@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -163,5 +164,62 @@ func TestPlanner_Deterministic(t *testing.T) {
 		if got.String() != want.String() {
 			t.Fatalf("plan depends on input order:\n%s\nwant\n%s", got.String(), want.String())
 		}
+	}
+}
+
+func apps(seq uint64, employee string, set []string, changes ...AppChange) Entry {
+	return Entry{Seq: seq, Status: Pending, Event: Event{
+		Source: SourceInbox, ID: fmt.Sprintf("A%d", seq), Type: Applications, Effective: rules.Date{Year: 2026, Month: 11, Day: 3},
+		EmployeeID: employee, Applications: set, AppChanges: changes,
+	}}
+}
+
+func TestPlanner_Applications(t *testing.T) {
+	pl := &Planner{Rules: exampleRules(t), PersonDN: personDN}
+	snap := &directory.Snapshot{People: []directory.Person{
+		{UID: "quoctrang", EmployeeID: "NV1", Groups: []string{"baocao", "mail"}, PasswordChanged: t0, MustChange: true},
+		{UID: "tuanlv", EmployeeID: "NV2", Revoked: true},
+	}}
+	tests := []struct {
+		name    string
+		entries []Entry
+		want    string // "uid:apps (note)" per op
+		outcome string
+	}{
+		{"whole set", []Entry{apps(1, "NV1", []string{"eoffice", "mail"})}, "quoctrang:eoffice,mail (+eoffice -baocao)", ""},
+		{"changes", []Entry{apps(1, "NV1", nil, AppChange{App: "dichvucong"}, AppChange{App: "baocao", Remove: true})},
+			"quoctrang:dichvucong,mail (+dichvucong -baocao)", ""},
+		{"no change", []Entry{apps(1, "NV1", nil, AppChange{App: "mail"})}, "", "already has exactly the applications baocao, mail"},
+		{"two events in a batch build on each other",
+			[]Entry{apps(1, "NV1", nil, AppChange{App: "eoffice"}), apps(2, "NV1", nil, AppChange{App: "mail", Remove: true})},
+			"quoctrang:baocao,eoffice,mail (+eoffice) quoctrang:baocao,eoffice (-mail)", ""},
+		{"after a hire in the same batch", []Entry{hire(1, "NV9", "Trần Thị Hoa", "sotttt"), apps(2, "NV9", nil, AppChange{App: "mail", Remove: true})},
+			"thihoa:eoffice (-mail)", ""},
+		{"no account", []Entry{apps(1, "NV7", []string{"mail"})}, "", "employee NV7 has no account"},
+		{"revoked", []Entry{apps(1, "NV2", []string{"mail"})}, "", "revoked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "after a hire in the same batch" {
+				tt.entries[0].Event.Applications = []string{"eoffice", "mail"}
+			}
+			p := pl.Plan(tt.entries, snap, t0)
+			var got []string
+			for _, o := range p.Ops {
+				if o.Kind == OpSetApplications {
+					got = append(got, fmt.Sprintf("%s:%s (%s)", o.UID, strings.Join(o.Applications, ","), o.Note))
+				}
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("ops %q, want %q", strings.Join(got, " "), tt.want)
+			}
+			outs := append(p.Satisfied, p.Refused...)
+			if tt.outcome == "" && len(outs) > 0 || tt.outcome != "" && (len(outs) != 1 || !strings.Contains(outs[0].Reason, tt.outcome)) {
+				t.Errorf("outcomes %+v, want %q", outs, tt.outcome)
+			}
+			if g := snap.People[0].Groups; strings.Join(g, ",") != "baocao,mail" {
+				t.Fatalf("planning changed the snapshot: %v", g)
+			}
+		})
 	}
 }

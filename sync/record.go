@@ -49,7 +49,7 @@ var Fields = []string{
 
 // requiredColumns must be in every CSV header; without them no row can be
 // valid, so the whole file is set aside.
-var requiredColumns = []string{FieldEventID, FieldType, FieldEffective, FieldEmployeeID, FieldUnit}
+var requiredColumns = []string{FieldEventID, FieldType, FieldEffective, FieldEmployeeID}
 
 // Record is one input row: field name to raw value.
 type Record struct {
@@ -160,12 +160,15 @@ func decode(rec Record, r *rules.Rules, source string, received time.Time) (Even
 		add(FieldEmployeeID, "%q must be 1-64 letters, digits or . _ -", ev.EmployeeID)
 	}
 
-	decodeName(get, &ev, add)
-
+	// A hire names the person and the unit; later events find the person
+	// by employee_id and may leave them out.
+	if ev.Type == Hire || get(FieldFullName)+get(FieldFamilyName)+get(FieldMiddleName)+get(FieldGivenName) != "" {
+		decodeName(get, &ev, add)
+	}
 	ev.Unit = strings.ToLower(get(FieldUnit))
-	if ev.Unit == "" {
+	if ev.Unit == "" && ev.Type == Hire {
 		add(FieldUnit, "required")
-	} else if _, ok := r.Units.Lookup(ev.Unit); !ok {
+	} else if _, ok := r.Units.Lookup(ev.Unit); !ok && ev.Unit != "" {
 		add(FieldUnit, "%q is not a unit of the config (see: ldapsync units)", ev.Unit)
 	}
 
@@ -174,17 +177,7 @@ func decode(rec Record, r *rules.Rules, source string, received time.Time) (Even
 	if ev.Phone != "" && !phoneRE.MatchString(ev.Phone) {
 		add(FieldPhone, "%q is not a phone number", ev.Phone)
 	}
-	for _, a := range splitList(get(FieldApplications)) {
-		a = strings.ToLower(a)
-		if _, ok := r.Application(a); !ok {
-			add(FieldApplications, "%q is not an application of the config", a)
-			continue
-		}
-		if !slices.Contains(ev.Applications, a) {
-			ev.Applications = append(ev.Applications, a)
-		}
-	}
-	slices.Sort(ev.Applications)
+	decodeApplications(r, get(FieldApplications), &ev, add)
 	ev.Reply = Reply{Name: get(FieldReplyName), Unit: get(FieldReplyUnit), Mail: get(FieldReplyMail), Phone: get(FieldReplyPhone)}
 	if ev.Reply.Mail != "" {
 		if a, err := mail.ParseAddress(ev.Reply.Mail); err != nil || a.Address != ev.Reply.Mail {
@@ -196,6 +189,9 @@ func decode(rec Record, r *rules.Rules, source string, received time.Time) (Even
 	}
 	ev.RequestedBy = get(FieldRequestedBy)
 
+	if ev.Type == Applications && get(FieldApplications) == "" {
+		add(FieldApplications, "required for %s: the new set, or +name/-name changes", ev.Type)
+	}
 	if ev.Type == Hire {
 		for _, f := range r.RequestFields {
 			if get(f) == "" {
@@ -205,6 +201,41 @@ func decode(rec Record, r *rules.Rules, source string, received time.Time) (Even
 	}
 	slices.SortStableFunc(probs, func(a, b Problem) int { return fieldOrder(a.Field) - fieldOrder(b.Field) })
 	return ev, probs
+}
+
+// decodeApplications reads "mail;eoffice" (the whole set) or, for an
+// applications event, "+eoffice;-baocao" (changes to the current set).
+func decodeApplications(r *rules.Rules, s string, ev *Event, add func(f, format string, args ...any)) {
+	var names, changes int
+	for _, item := range splitList(s) {
+		c, isChange := AppChange{App: item}, item[0] == '+' || item[0] == '-'
+		if isChange {
+			c.App, c.Remove = strings.TrimSpace(item[1:]), item[0] == '-'
+			changes++
+		} else {
+			names++
+		}
+		c.App = strings.ToLower(c.App)
+		if _, ok := r.Application(c.App); !ok {
+			add(FieldApplications, "%q is not an application of the config", c.App)
+			continue
+		}
+		switch {
+		case isChange && slices.Contains(ev.AppChanges, AppChange{App: c.App, Remove: !c.Remove}):
+			add(FieldApplications, "%q is both added and removed", c.App)
+		case isChange && !slices.Contains(ev.AppChanges, c):
+			ev.AppChanges = append(ev.AppChanges, c)
+		case !isChange && !slices.Contains(ev.Applications, c.App):
+			ev.Applications = append(ev.Applications, c.App)
+		}
+	}
+	slices.Sort(ev.Applications)
+	switch {
+	case names > 0 && changes > 0:
+		add(FieldApplications, "mixes names with +/- changes: list the whole set, or only changes")
+	case changes > 0 && ev.Type != Applications:
+		add(FieldApplications, "+/- changes apply only to an %s event; a %s lists the whole set", Applications, ev.Type)
+	}
 }
 
 // decodeName reads full_name or the three parts. When both are given they

@@ -48,6 +48,10 @@ type Params struct {
 	// DefaultPolicy is the DN of the ppolicy entry that applies to every
 	// account without a pwdPolicySubentry.
 	DefaultPolicy string
+	// ServicePolicy is the DN of the service account's ppolicy entry (no
+	// expiry, no lockout), which the administrator names in the service
+	// account's pwdPolicySubentry.
+	ServicePolicy string
 	// Argon2 includes Argon2File: set it where slapd's argon2 module is
 	// installed.
 	Argon2 bool
@@ -108,6 +112,7 @@ func (p Params) validate() error {
 		{"policies", p.Policies},
 		{"revoked", p.Revoked},
 		{"default policy", p.DefaultPolicy},
+		{"service policy", p.ServicePolicy},
 	} {
 		switch {
 		case f.dn == "":

@@ -46,7 +46,11 @@ func (s *Server) start(ctx context.Context) error {
 		}
 		logf, level, w = f, "stats", io.MultiWriter(f, out)
 	}
-	cmd := exec.Command(s.env.slapd, "-d", level, "-F", filepath.Join(s.Dir, "slapd.d"), "-h", s.URL+"/ "+s.LDAPI+"/")
+	urls := s.URL + "/ " + s.LDAPI + "/"
+	if s.LDAPSURL != "" {
+		urls += " " + s.LDAPSURL + "/"
+	}
+	cmd := exec.Command(s.env.slapd, "-d", level, "-F", filepath.Join(s.Dir, "slapd.d"), "-h", urls)
 	cmd.Stdout, cmd.Stderr = w, w
 	// Its own process group, so halt reaches anything it starts; killed
 	// with the test binary if that dies first.
@@ -73,12 +77,16 @@ func (s *Server) start(ctx context.Context) error {
 	return nil
 }
 
-// waitReady polls slapd's listeners until both accept a connection.
+// waitReady polls slapd's listeners until all accept a connection.
 func (s *Server) waitReady(ctx context.Context, p *process) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	sock := filepath.Join(s.sockDir, "ldapi")
 	addr := fmt.Sprintf("127.0.0.1:%d", s.port)
+	tlsAddr := ""
+	if s.tlsPort != 0 {
+		tlsAddr = fmt.Sprintf("127.0.0.1:%d", s.tlsPort)
+	}
 	for {
 		if p.exited() {
 			msg := p.out.String()
@@ -87,7 +95,7 @@ func (s *Server) waitReady(ctx context.Context, p *process) error {
 			}
 			return fmt.Errorf("slapdtest: slapd exited at start (%v):\n%s", p.cmd.ProcessState, msg)
 		}
-		if dialOK("unix", sock) && dialOK("tcp", addr) {
+		if dialOK("unix", sock) && dialOK("tcp", addr) && (tlsAddr == "" || dialOK("tcp", tlsAddr)) {
 			return nil
 		}
 		select {

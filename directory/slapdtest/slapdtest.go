@@ -51,6 +51,10 @@ type Options struct {
 	// connection and operation), appended across restarts. Default: slapd
 	// logs only errors, which start-up failures quote.
 	LogFile string
+	// TLS gives slapd a certificate for 127.0.0.1 and localhost from a
+	// throwaway CA (Server.CAFile): it then also listens on LDAPSURL and
+	// accepts StartTLS on URL. Default: no TLS.
+	TLS bool
 }
 
 // Server is a running slapd. Its fields are set by Start and read-only.
@@ -76,8 +80,16 @@ type Server struct {
 	Dir string
 	// Argon2 reports that slapd hashes passwords with {ARGON2}.
 	Argon2 bool
+	// LDAPSURL is the loopback LDAP-over-TLS URL, ldaps://127.0.0.1:PORT,
+	// with Options.TLS; "" otherwise.
+	LDAPSURL string
+	// CAFile holds the PEM certificate of the CA that signed slapd's
+	// certificate, with Options.TLS.
+	CAFile string
 
+	tls     bool
 	port    int
+	tlsPort int
 	sockDir string // short, for the ldapi socket path limit
 	ownDir  bool
 	logFile string
@@ -148,6 +160,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		Dir:       opts.Dir,
 		Argon2:    e.argon2,
 		logFile:   opts.LogFile,
+		tls:       opts.TLS,
 		env:       e,
 	}
 	if s.Dir == "" {
@@ -191,6 +204,11 @@ func (s *Server) init(ctx context.Context) error {
 		}
 	}
 
+	if s.tls {
+		if err := s.writeCertificates(); err != nil {
+			return err
+		}
+	}
 	if err := s.bootstrap(ctx); err != nil {
 		return err
 	}
@@ -206,6 +224,11 @@ func (s *Server) init(ctx context.Context) error {
 var bootstrapTmpl = template.Must(template.New("bootstrap").Parse(`dn: cn=config
 objectClass: olcGlobal
 cn: config
+{{- if .TLS}}
+olcTLSCACertificateFile: {{.Dir}}/ca.pem
+olcTLSCertificateFile: {{.Dir}}/server.pem
+olcTLSCertificateKeyFile: {{.Dir}}/server.key
+{{- end}}
 
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
@@ -261,6 +284,8 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		"BaseDN":       s.BaseDN,
 		"RootDN":       s.RootDN,
 		"RootPassword": s.RootPassword,
+		"TLS":          s.tls,
+		"Dir":          s.Dir,
 	})
 	if err != nil {
 		return fmt.Errorf("slapdtest: bootstrap: %w", err)
@@ -294,9 +319,30 @@ func (s *Server) applySetup(ctx context.Context) error {
 	return nil
 }
 
+// writeCertificates makes a CA and a server certificate for 127.0.0.1 and
+// localhost, and writes them where the bootstrap configuration points.
+func (s *Server) writeCertificates() error {
+	ca, err := NewCA("slapdtest CA")
+	if err != nil {
+		return err
+	}
+	cert, key, err := ca.Issue("127.0.0.1", "localhost")
+	if err != nil {
+		return err
+	}
+	s.CAFile = filepath.Join(s.Dir, "ca.pem")
+	for file, data := range map[string][]byte{s.CAFile: ca.PEM, filepath.Join(s.Dir, "server.pem"): cert, filepath.Join(s.Dir, "server.key"): key} {
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			return fmt.Errorf("slapdtest: %w", err)
+		}
+	}
+	return nil
+}
+
 // addBase adds the suffix entry, ou=services and the service account as
 // the root account, the way an administrator would before running
-// ldapsync.
+// ldapsync. The service account's pwdPolicySubentry names its own policy,
+// which EnsureTree creates: until then slapd applies none to it.
 func (s *Server) addBase(ctx context.Context, servicePassword string) error {
 	base, err := baseEntry(s.BaseDN)
 	if err != nil {
@@ -312,8 +358,9 @@ objectClass: organizationalRole
 objectClass: simpleSecurityObject
 cn: ldapsync
 description: ldapsync service account
+pwdPolicySubentry: %s
 userPassword: %s
-`, s.BaseDN, s.ServiceDN, servicePassword)
+`, s.BaseDN, s.ServiceDN, s.Config().ServicePolicyDN(), servicePassword)
 	return run(ctx, strings.NewReader(ldif), s.env.ldapmodify, "-a", "-x", "-H", s.LDAPI, "-D", s.RootDN, "-y", s.RootPasswordFile)
 }
 
@@ -464,6 +511,12 @@ func (s *Server) startFreePort(ctx context.Context) error {
 			return err
 		}
 		s.URL = "ldap://127.0.0.1:" + strconv.Itoa(s.port)
+		if s.tls {
+			if s.tlsPort, err = freePort(); err != nil {
+				return err
+			}
+			s.LDAPSURL = "ldaps://127.0.0.1:" + strconv.Itoa(s.tlsPort)
+		}
 		if err = s.start(ctx); !errors.Is(err, errPortTaken) {
 			return err
 		}

@@ -173,3 +173,34 @@ func TestStart_logFile(t *testing.T) {
 		t.Error("Restart after Stop succeeded")
 	}
 }
+
+// TestStart_TLS checks with the OpenLDAP client tools (GnuTLS on Debian)
+// that the throwaway certificate works for ldaps:// and StartTLS, and that
+// the client refuses it without the CA.
+func TestStart_TLS(t *testing.T) {
+	s := New(t, Options{TLS: true})
+	if !strings.HasPrefix(s.LDAPSURL, "ldaps://127.0.0.1:") || s.CAFile == "" {
+		t.Fatalf("LDAPSURL %q, CAFile %q", s.LDAPSURL, s.CAFile)
+	}
+	tests := []struct {
+		name string
+		ca   string
+		args []string
+		ok   bool
+	}{
+		{"ldaps", s.CAFile, []string{"-H", s.LDAPSURL}, true},
+		{"StartTLS", s.CAFile, []string{"-H", s.URL, "-ZZ"}, true},
+		{"ldaps without the CA", "/dev/null", []string{"-H", s.LDAPSURL}, false},
+		{"StartTLS without the CA", "/dev/null", []string{"-H", s.URL, "-ZZ"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command("ldapwhoami", append(tt.args, "-x", "-D", s.ServiceDN, "-y", s.ServicePasswordFile)...)
+			cmd.Env = append(os.Environ(), "LDAPTLS_CACERT="+tt.ca, "LDAPTLS_REQCERT=demand")
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != tt.ok {
+				t.Fatalf("ldapwhoami: %v, want success %v\n%s", err, tt.ok, out)
+			}
+		})
+	}
+}
