@@ -95,6 +95,26 @@ func TestDaemon_CSVHiresBecomeAccounts(t *testing.T) {
 		}
 		return len(letters) == len(want) && len(eng.Journal().Pending()) == 0
 	})
+
+	// A later request changes the applications (JSON Lines this time).
+	drop(t, cfg, "access.jsonl",
+		`{"event_id":"HR-6","type":"applications","effective":"2026-11-03","employee_id":"NT-001","applications":"+dichvucong;-eoffice","requested_by":"Giám đốc Sở"}`+"\n"+
+			`{"event_id":"HR-7","type":"applications","effective":"2026-11-03","employee_id":"NT-005","applications":["baocao"]}`+"\n")
+	groups := func(uid string) string {
+		snap, err := client.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range snap.People {
+			if p.UID == uid {
+				return strings.Join(p.Groups, ",")
+			}
+		}
+		return ""
+	}
+	eventually(t, "applications changed", func() bool {
+		return groups("quoctrang") == "dichvucong,mail" && groups("bon") == "baocao"
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)

@@ -55,6 +55,10 @@ type Options struct {
 	// throwaway CA (Server.CAFile): it then also listens on LDAPSURL and
 	// accepts StartTLS on URL. Default: no TLS.
 	TLS bool
+	// Durable makes slapd fsync every commit, as a production slapd does.
+	// Default: it does not (olcDbNoSync), which is far faster for tests but
+	// would flatter a benchmark of writes.
+	Durable bool
 }
 
 // Server is a running slapd. Its fields are set by Start and read-only.
@@ -88,6 +92,7 @@ type Server struct {
 	CAFile string
 
 	tls     bool
+	durable bool
 	port    int
 	tlsPort int
 	sockDir string // short, for the ldapi socket path limit
@@ -161,6 +166,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		Argon2:    e.argon2,
 		logFile:   opts.LogFile,
 		tls:       opts.TLS,
+		durable:   opts.Durable,
 		env:       e,
 	}
 	if s.Dir == "" {
@@ -265,13 +271,18 @@ olcSuffix: {{.BaseDN}}
 olcRootDN: {{.RootDN}}
 olcRootPW: {{.RootPassword}}
 olcDbIndex: objectClass eq
+olcDbMaxSize: 1073741824
+{{- if not .Durable}}
 olcDbNoSync: TRUE
+{{- end}}
 `))
 
 // bootstrap writes the minimal cn=config of a fresh Debian slapd (modules,
 // standard schemas, frontend, config database administered by the current
-// user over ldapi, an empty mdb database) with slapadd. olcDbNoSync is the
-// harness's only departure: throwaway data need not survive a power cut.
+// user over ldapi, an empty mdb database with Debian's 1 GiB map size; mdb's
+// own default, 10 MiB, fills up at about 12,000 members in one group) with
+// slapadd. olcDbNoSync is the harness's only departure, unless Durable:
+// throwaway data need not survive a power cut.
 func (s *Server) bootstrap(ctx context.Context) error {
 	var b bytes.Buffer
 	err := bootstrapTmpl.Execute(&b, map[string]any{
@@ -285,6 +296,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		"RootDN":       s.RootDN,
 		"RootPassword": s.RootPassword,
 		"TLS":          s.tls,
+		"Durable":      s.durable,
 		"Dir":          s.Dir,
 	})
 	if err != nil {

@@ -204,3 +204,17 @@ func TestStart_TLS(t *testing.T) {
 		})
 	}
 }
+
+func TestStart_durable(t *testing.T) {
+	for _, durable := range []bool{false, true} {
+		s := New(t, Options{Durable: durable})
+		out, err := exec.Command("ldapsearch", "-Q", "-LLL", "-Y", "EXTERNAL", "-H", s.LDAPI,
+			"-b", "olcDatabase={1}mdb,cn=config", "-s", "base", "olcDbNoSync").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ldapsearch: %v\n%s", err, out)
+		}
+		if noSync := strings.Contains(string(out), "olcDbNoSync: TRUE"); noSync == durable {
+			t.Errorf("Durable %v: cn=config says\n%s", durable, out)
+		}
+	}
+}

@@ -1,0 +1,78 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ldapsync/ldapsync/directory"
+	"github.com/ldapsync/ldapsync/directory/slapdtest"
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+// BenchmarkApply applies batches of hires to a real slapd that fsyncs every
+// commit as a production one does: per hire, an add, a group update per
+// application, a Password Modify (hashed with {ARGON2} by slapd) and the
+// pwdReset flag, plus the sealed letter and the audit record. The baseline
+// is the same batches through one connection, one person at a time; the
+// other runs use directory.connections people at once.
+func BenchmarkApply(b *testing.B) {
+	const batch = 100
+	r := exampleRules(b)
+	for _, conns := range []int{1, 2, 4} {
+		name := fmt.Sprintf("connections=%d", conns)
+		if conns == 1 {
+			name += "/baseline"
+		}
+		b.Run(name, func(b *testing.B) {
+			srv := slapdtest.New(b, slapdtest.Options{Durable: true})
+			dcfg := srv.Config()
+			dcfg.Connections = conns
+			ctx := context.Background()
+			client, err := directory.Dial(ctx, dcfg, zerolog.Nop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer client.Close()
+			cfg := DefaultConfig()
+			cfg.StateDir = b.TempDir()
+			eng, err := Open(Options{Config: cfg, Rules: r, Directory: client, PersonDN: dcfg.PersonDN, Parallel: conns, Log: zerolog.Nop()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer eng.Close()
+			if err := eng.EnsureTree(ctx); err != nil {
+				b.Fatal(err)
+			}
+			names := []string{"Nguyễn Văn Anh", "Lê Văn Tuấn", "Trần Thị Hoa", "Đàng Năng Thọ", "Phạm Minh Đức"}
+			units := []string{"sotttt", "ubnd_nh", "vhtt_ns", "sonv_vp"}
+			round := 0
+			b.ResetTimer()
+			for b.Loop() {
+				events := make([]Event, batch)
+				for i := range events {
+					n, _ := rules.ParseFullName(names[i%len(names)])
+					events[i] = Event{
+						Source: SourceInbox, ID: fmt.Sprintf("B%d-%d", round, i), Type: Hire,
+						Effective: rules.Date{Year: 2026, Month: 11, Day: 2}, EmployeeID: fmt.Sprintf("E%d-%d", round, i),
+						Name: n, Unit: units[i%len(units)], Applications: []string{"eoffice", "mail"},
+						Reply: Reply{Name: "Văn phòng"}, Received: time.Now(),
+					}
+				}
+				round++
+				if _, err := eng.Journal().Add(events, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+				_, rep, err := eng.Process(ctx)
+				if err != nil || rep.Done != batch {
+					b.Fatalf("%+v %v", rep, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch)/1e6, "ms/hire")
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "hires/s")
+		})
+	}
+}
