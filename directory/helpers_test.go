@@ -105,7 +105,7 @@ func ctx(t *testing.T) context.Context {
 // testRules are the default rules with two applications and a small unit
 // tree: a department with an office, a district with an office and a
 // commune.
-func testRules(t *testing.T) *rules.Rules {
+func testRules(t testing.TB) *rules.Rules {
 	t.Helper()
 	cfg := rules.DefaultConfig()
 	cfg.Applications = cfg.Applications[:2] // mail, eoffice

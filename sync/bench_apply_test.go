@@ -20,7 +20,7 @@ import (
 // is the same batches through one connection, one person at a time; the
 // other runs use directory.connections people at once.
 func BenchmarkApply(b *testing.B) {
-	const batch = 100
+	const batch = 25
 	r := exampleRules(b)
 	for _, conns := range []int{1, 2, 4} {
 		name := fmt.Sprintf("connections=%d", conns)
