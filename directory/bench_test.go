@@ -69,3 +69,56 @@ func BenchmarkClient_SetGroups(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClient_ChangeGroups adds 100 people to a group of 5,000, on a
+// slapd that fsyncs every commit: in one ChangeGroups call, as a batch is
+// applied, against the baseline of one call per person.
+func BenchmarkClient_ChangeGroups(b *testing.B) {
+	for _, batched := range []bool{false, true} {
+		name := "batched"
+		if !batched {
+			name = "one-per-person/baseline"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			srv := slapdtest.New(b, slapdtest.Options{Durable: true})
+			cfg := srv.Config()
+			c, err := directory.Dial(ctx, cfg, zerolog.Nop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.EnsureTree(ctx, testRules(b)); err != nil {
+				b.Fatal(err)
+			}
+			fill := make([]string, 5000)
+			for i := range fill {
+				fill[i] = fmt.Sprintf("uid=other%06d,%s,%s", i, cfg.People, cfg.BaseDN)
+			}
+			if err := c.ChangeGroups(ctx, []directory.GroupChange{{Group: "mail", Add: fill}}); err != nil {
+				b.Fatal(err)
+			}
+			round := 0
+			for b.Loop() {
+				dns := make([]string, 100)
+				for i := range dns {
+					dns[i] = fmt.Sprintf("uid=new%d-%03d,%s,%s", round, i, cfg.People, cfg.BaseDN)
+				}
+				round++
+				if batched {
+					err = c.ChangeGroups(ctx, []directory.GroupChange{{Group: "mail", Add: dns}})
+				} else {
+					for _, dn := range dns {
+						if err = c.ChangeGroups(ctx, []directory.GroupChange{{Group: "mail", Add: []string{dn}}}); err != nil {
+							break
+						}
+					}
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*100)/1000, "ms/person")
+		})
+	}
+}

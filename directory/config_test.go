@@ -190,3 +190,35 @@ func TestConfig_tlsConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestPersonIndex_find(t *testing.T) {
+	c := &Client{cfg: DefaultConfig()}
+	people := []Person{
+		{UID: "tuanlv.nh", DN: "uid=tuanlv.nh,ou=people,dc=ninhthuan,dc=gov,dc=vn"},
+		{UID: "a,b", DN: `uid=a\2Cb,ou=people,dc=ninhthuan,dc=gov,dc=vn`},
+		{UID: "old", DN: "uid=old,ou=revoked,dc=ninhthuan,dc=gov,dc=vn", Revoked: true},
+	}
+	idx := c.newPersonIndex(people)
+	tests := []struct {
+		member string
+		want   int // -1: not a person
+	}{
+		{"uid=tuanlv.nh,ou=people,dc=ninhthuan,dc=gov,dc=vn", 0},
+		{"UID=TuanLV.nh,OU=People,dc=ninhthuan,dc=gov,dc=vn", 0},
+		{"uid=tuanlv.nh, ou=people, dc=ninhthuan, dc=gov, dc=vn", 0}, // parsed
+		{`uid=a\,b,ou=people,dc=ninhthuan,dc=gov,dc=vn`, 1},          // escaped: parsed
+		{"uid=old,ou=revoked,dc=ninhthuan,dc=gov,dc=vn", 2},
+		{"uid=old,ou=people,dc=ninhthuan,dc=gov,dc=vn", -1}, // the live DN of a revoked person
+		{"uid=nobody,ou=people,dc=ninhthuan,dc=gov,dc=vn", -1},
+		{"", -1},
+	}
+	for _, tt := range tests {
+		i, ok := idx.find(tt.member)
+		if !ok {
+			i = -1
+		}
+		if i != tt.want {
+			t.Errorf("find(%q) = %d, want %d", tt.member, i, tt.want)
+		}
+	}
+}

@@ -20,10 +20,27 @@ const (
 )
 
 // CreatePerson adds p (DN from PersonDN(p.UID)), a member of the active
-// group and of the groups of p.Groups. If the entry already exists with the
-// same EmployeeID it only makes sure of the memberships; with a different
-// one it is an ErrConflict naming both.
+// group and of the groups of p.Groups: AddPerson, then ChangeGroups. If the
+// entry already exists with the same EmployeeID it only makes sure of the
+// memberships; with a different one it is an ErrConflict naming both.
 func (c *Client) CreatePerson(ctx context.Context, p Person) error {
+	if err := c.AddPerson(ctx, p); err != nil {
+		return err
+	}
+	dn := c.cfg.PersonDN(p.UID)
+	var changes []GroupChange
+	for _, g := range append([]string{c.cfg.ActiveGroup}, p.Groups...) {
+		changes = append(changes, GroupChange{Group: g, Add: []string{dn}})
+	}
+	return c.ChangeGroups(ctx, changes)
+}
+
+// AddPerson adds the entry of p (DN from PersonDN(p.UID)) with ldapsyncStatus
+// active, and no group memberships: a batch adds those for many people at
+// once with ChangeGroups. If the entry already exists with the same
+// EmployeeID it is success; with a different one it is an ErrConflict
+// naming both.
+func (c *Client) AddPerson(ctx context.Context, p Person) error {
 	dn := c.cfg.PersonDN(p.UID)
 	if err := p.checkNew(); err != nil {
 		return fmt.Errorf("directory: add %q: %w", dn, err)
@@ -65,11 +82,6 @@ func (c *Client) CreatePerson(ctx context.Context, p Person) error {
 		return err
 	default:
 		c.log.Debug().Str("dn", dn).Msg("person created")
-	}
-	for _, g := range append([]string{c.cfg.ActiveGroup}, p.Groups...) {
-		if err := c.addMember(ctx, c.cfg.GroupDN(g), dn); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -78,10 +78,7 @@ func (c *Client) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if snap.People, _, err = c.searchPeople(ctx, "snapshot", "(objectClass=inetOrgPerson)", personAttrs); err != nil {
 		return nil, err
 	}
-	byDN := map[string]int{} // dnKey → index in snap.People
-	for i, p := range snap.People {
-		byDN[dnKey(p.DN)] = i
-	}
+	idx := c.newPersonIndex(snap.People)
 
 	groups, err := c.searchAll(ctx, c.cfg.under(c.cfg.Groups), ldap.ScopeSingleLevel, "(objectClass=groupOfNames)", []string{"cn", "member"})
 	if err != nil {
@@ -90,13 +87,14 @@ func (c *Client) Snapshot(ctx context.Context) (*Snapshot, error) {
 	for _, g := range groups {
 		cn := groupCN(g)
 		for _, m := range g.GetEqualFoldAttributeValues("member") {
-			i, ok := byDN[dnKey(m)]
+			i, ok := idx.find(m)
 			if !ok {
 				continue // the empty placeholder, or not a person
 			}
 			c.addGroup(&snap.People[i], cn)
 		}
 	}
+	byDN := idx.byDN
 
 	holders, err := c.searchAll(ctx, c.cfg.BaseDN, ldap.ScopeWholeSubtree, "(uid=*)", []string{"uid"})
 	if err != nil {
@@ -241,6 +239,45 @@ func groupCN(e *ldap.Entry) string {
 		}
 	}
 	return e.GetEqualFoldAttributeValue("cn")
+}
+
+// personIndex finds people by a DN as a group's member value holds it.
+// Groups of a province hold tens of thousands of members, nearly all
+// written by ldapsync as uid=<uid>,<People>,<BaseDN>: those are found by
+// their uid without parsing the DN, which would dominate a snapshot's
+// time. Anything else is compared as slapd compares DNs.
+type personIndex struct {
+	byDN   map[string]int // dnKey → index
+	byUID  map[string]int // lower-case uid of a live person → index
+	suffix string         // ",<People>,<BaseDN>", lower case
+}
+
+func (c *Client) newPersonIndex(people []Person) personIndex {
+	idx := personIndex{
+		byDN:   make(map[string]int, len(people)),
+		byUID:  make(map[string]int, len(people)),
+		suffix: "," + strings.ToLower(c.cfg.under(c.cfg.People)),
+	}
+	for i, p := range people {
+		idx.byDN[dnKey(p.DN)] = i
+		if !p.Revoked {
+			idx.byUID[strings.ToLower(p.UID)] = i
+		}
+	}
+	return idx
+}
+
+// find returns the index of the person dn names.
+func (idx personIndex) find(dn string) (int, bool) {
+	lower := strings.ToLower(dn)
+	if rdn, ok := strings.CutSuffix(lower, idx.suffix); ok {
+		if uid, ok := strings.CutPrefix(rdn, "uid="); ok && !strings.ContainsAny(uid, "\\,+=\"<>;# ") {
+			i, ok := idx.byUID[uid]
+			return i, ok
+		}
+	}
+	i, ok := idx.byDN[dnKey(dn)]
+	return i, ok
 }
 
 // dnKey returns a form of dn for comparing DNs as slapd does for the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	gosync "sync"
 	"time"
@@ -20,9 +21,9 @@ import (
 // satisfies it, and unit tests use a fake.
 type Directory interface {
 	Snapshot(ctx context.Context) (*directory.Snapshot, error)
-	CreatePerson(ctx context.Context, p directory.Person) error
+	AddPerson(ctx context.Context, p directory.Person) error
 	SetPassword(ctx context.Context, dn string, pw secret.Secret) error
-	SetGroups(ctx context.Context, dn string, apps []string) error
+	ChangeGroups(ctx context.Context, changes []directory.GroupChange) error
 }
 
 // Applier runs a plan's operations and records each in the audit log.
@@ -99,6 +100,7 @@ send:
 	}
 	close(lanes)
 	wg.Wait()
+	run.groups(ctx)
 	if err := a.Audit.Sync(); err != nil {
 		return nil, run.rep, err
 	}
@@ -131,6 +133,9 @@ type applyRun struct {
 	res    []Resolution
 	rep    Report
 	err    error // the first failure that may pass; it stops the run
+	// deferred are the OpGroups the lanes reached, in plan order per
+	// person; the group phase runs them together.
+	deferred []*Op
 }
 
 func (r *applyRun) resolve(res Resolution) {
@@ -145,46 +150,163 @@ func (r *applyRun) resolve(res Resolution) {
 	}
 }
 
-// lane runs one person's operations, event by event. A failure that may
-// pass stops the whole run; one that will not fails the event and leaves
-// the person's later events pending, to be planned again.
+// lane runs one person's operations, event by event. An OpGroups, always
+// the last of its event, is deferred to the group phase and its event
+// resolved there. Once one is deferred, the lane stops before any later
+// event that has other operations: those may depend on the memberships
+// (the next run plans them afresh). A failure that may pass stops the
+// whole run; one that will not fails the event and leaves the person's
+// later events pending, to be planned again.
 func (r *applyRun) lane(ctx context.Context, ops []*Op) {
+	deferred := false
 	for i := 0; i < len(ops); {
 		j := i
 		for j < len(ops) && ops[j].Seq == ops[i].Seq {
 			j++
 		}
-		for _, op := range ops[i:j] {
+		event := ops[i:j]
+		if deferred && !(len(event) == 1 && event[0].Kind == OpGroups) {
+			return
+		}
+		for _, op := range event {
 			if ctx.Err() != nil {
 				return
 			}
-			err := r.run(ctx, op)
-			if err == nil {
+			if op.Kind == OpGroups {
 				r.mu.Lock()
-				r.rep.Applied++
+				r.deferred = append(r.deferred, op)
 				r.mu.Unlock()
+				deferred = true
 				continue
 			}
-			if ctx.Err() != nil || transient(err) {
-				r.mu.Lock()
-				if r.err == nil {
-					r.err = err
-				}
-				r.mu.Unlock()
-				r.cancel()
+			if r.failed(ctx, op, r.run(ctx, op)) {
 				return
 			}
-			r.Log.Error().Err(err).Str("event_id", op.EventID).Str("uid", op.UID).Msg("event failed: the directory refused it")
-			o := Outcome{Seq: op.Seq, Event: op.event, Status: Failed, Reason: err.Error()}
-			if aerr := r.record(o, "refused"); aerr != nil {
-				r.Log.Error().Err(aerr).Msg("audit")
-			}
-			r.resolve(Resolution{Seq: op.Seq, Status: Failed, Reason: err.Error()})
-			return
 		}
-		r.resolve(Resolution{Seq: ops[i].Seq, Status: Done})
+		if !deferred {
+			r.resolve(Resolution{Seq: ops[i].Seq, Status: Done})
+		}
 		i = j
 	}
+}
+
+// failed handles the outcome of op: nil counts it; a failure that may
+// pass stops the run; any other fails op's event. It reports whether op
+// failed.
+func (r *applyRun) failed(ctx context.Context, op *Op, err error) bool {
+	if err == nil {
+		r.mu.Lock()
+		r.rep.Applied++
+		r.mu.Unlock()
+		return false
+	}
+	if ctx.Err() != nil || transient(err) || errors.Is(err, errAudit) {
+		r.mu.Lock()
+		if r.err == nil {
+			r.err = err
+		}
+		r.mu.Unlock()
+		r.cancel()
+		return true
+	}
+	r.Log.Error().Err(err).Str("event_id", op.EventID).Str("uid", op.UID).Msg("event failed: the directory refused it")
+	o := Outcome{Seq: op.Seq, Event: op.event, Status: Failed, Reason: err.Error()}
+	if aerr := r.record(o, "refused"); aerr != nil {
+		r.Log.Error().Err(aerr).Msg("audit")
+	}
+	r.resolve(Resolution{Seq: op.Seq, Status: Failed, Reason: err.Error()})
+	return true
+}
+
+// groups runs the deferred OpGroups as one change per group (see
+// directory.ChangeGroups: one request per group instead of one per person
+// is what keeps a large batch fast as the groups grow), then audits each
+// and resolves its event. If the directory refuses the change for good (a
+// group that does not exist, say), they are run again one by one, so that
+// only the events at fault fail. After a failure that may pass, they stay
+// pending: the next run finds the memberships missing and plans them again.
+func (r *applyRun) groups(ctx context.Context) {
+	if len(r.deferred) == 0 || r.err != nil || ctx.Err() != nil {
+		return
+	}
+	err := r.Dir.ChangeGroups(ctx, groupChanges(r.deferred))
+	if err != nil && transient(err) {
+		r.failed(ctx, r.deferred[0], err)
+		return
+	}
+	for _, op := range r.deferred {
+		var opErr error
+		if err != nil {
+			opErr = r.run(ctx, op) // one by one; run audits
+		} else {
+			opErr = r.audit(op, groupDetail(op))
+		}
+		if r.failed(ctx, op, opErr) {
+			if r.err != nil {
+				return
+			}
+			continue
+		}
+		r.resolve(Resolution{Seq: op.Seq, Status: Done})
+	}
+}
+
+// groupChanges nets ops, in plan order, into one change per group: what a
+// person joins and then leaves in the same run is left alone.
+func groupChanges(ops []*Op) []directory.GroupChange {
+	type key struct{ group, dn string }
+	first, last := map[key]bool{}, map[key]bool{} // true: join
+	var order []key
+	note := func(k key, join bool) {
+		if _, seen := first[k]; !seen {
+			first[k] = join
+			order = append(order, k)
+		}
+		last[k] = join
+	}
+	for _, op := range ops {
+		for _, g := range op.Join {
+			note(key{g, op.DN}, true)
+		}
+		for _, g := range op.Leave {
+			note(key{g, op.DN}, false)
+		}
+	}
+	byGroup := map[string]*directory.GroupChange{}
+	var groups []string
+	for _, k := range order {
+		if first[k] != last[k] {
+			continue // joined and left, or left and joined: no change
+		}
+		c, ok := byGroup[k.group]
+		if !ok {
+			c = &directory.GroupChange{Group: k.group}
+			byGroup[k.group] = c
+			groups = append(groups, k.group)
+		}
+		if last[k] {
+			c.Add = append(c.Add, k.dn)
+		} else {
+			c.Remove = append(c.Remove, k.dn)
+		}
+	}
+	slices.Sort(groups)
+	out := make([]directory.GroupChange, len(groups))
+	for i, g := range groups {
+		out[i] = *byGroup[g]
+	}
+	return out
+}
+
+func groupDetail(op *Op) map[string]string {
+	d := map[string]string{}
+	if len(op.Join) > 0 {
+		d["join"] = strings.Join(op.Join, ",")
+	}
+	if len(op.Leave) > 0 {
+		d["leave"] = strings.Join(op.Leave, ",")
+	}
+	return d
 }
 
 // transient reports whether a directory error may pass on a retry: the
@@ -204,30 +326,40 @@ func (a *Applier) record(o Outcome, action string) error {
 	return err
 }
 
+// run runs one operation and audits it.
 func (a *Applier) run(ctx context.Context, op *Op) error {
-	log := a.Log.With().Str("op", string(op.Kind)).Str("uid", op.UID).Str("event_id", op.EventID).Logger()
-	detail := map[string]string{}
+	var detail map[string]string
 	var err error
 	switch op.Kind {
 	case OpCreate:
-		err = a.Dir.CreatePerson(ctx, op.Person())
-		detail["cn"], detail["unit"], detail["mail"] = op.Name, op.Unit, op.Mail
+		err = a.Dir.AddPerson(ctx, op.Person())
+		detail = map[string]string{"cn": op.Name, "unit": op.Unit, "mail": op.Mail}
 		if op.Title != "" {
 			detail["title"] = op.Title
 		}
 	case OpIssueCredentials:
 		var path string
 		path, err = a.issue(ctx, op)
-		detail["letter"] = path
-	case OpSetApplications:
-		err = a.Dir.SetGroups(ctx, op.DN, op.Applications)
-		detail["applications"] = strings.Join(op.Applications, ",")
+		detail = map[string]string{"letter": path}
+	case OpGroups:
+		err = a.Dir.ChangeGroups(ctx, groupChanges([]*Op{op}))
+		detail = groupDetail(op)
 	default:
 		err = fmt.Errorf("sync: unknown operation %q", op.Kind)
 	}
 	if err != nil {
 		return fmt.Errorf("%s %s (event %s): %w", op.Kind, op.UID, op.EventID, err)
 	}
+	return a.audit(op, detail)
+}
+
+// errAudit marks a failure to write the audit log: the run stops and the
+// event stays pending (its replay finds the change made and records that),
+// rather than failing an event whose change was made.
+var errAudit = errors.New("audit log")
+
+// audit records an operation that ran.
+func (a *Applier) audit(op *Op, detail map[string]string) error {
 	if op.Note != "" {
 		detail["note"] = op.Note
 	}
@@ -236,9 +368,9 @@ func (a *Applier) run(ctx context.Context, op *Op) error {
 		EventID: op.EventID, Source: op.Source, Reason: string(op.Type), Article: op.Article,
 		RequestedBy: op.event.RequestedBy, Detail: detail,
 	}); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errAudit, err)
 	}
-	log.Debug().Msg("applied")
+	a.Log.Debug().Str("op", string(op.Kind)).Str("uid", op.UID).Str("event_id", op.EventID).Msg("applied")
 	return nil
 }
 

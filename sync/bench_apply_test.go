@@ -14,16 +14,24 @@ import (
 )
 
 // BenchmarkApply applies batches of hires to a real slapd that fsyncs every
-// commit as a production one does: per hire, an add, a group update per
-// application, a Password Modify (hashed with {ARGON2} by slapd) and the
-// pwdReset flag, plus the sealed letter and the audit record. The baseline
-// is the same batches through one connection, one person at a time; the
-// other runs use directory.connections people at once.
+// commit as a production one does: per hire, an add, a Password Modify
+// (hashed with {ARGON2} by slapd) and the pwdReset flag, the sealed letter
+// and the audit records, and per batch one change to each group (the
+// active group and two applications). The baseline is the same batches
+// through one connection, one person at a time; the other runs use
+// directory.connections people at once. "groups=20000" runs with the
+// groups already holding 20,000 members each, as a province's do.
 func BenchmarkApply(b *testing.B) {
 	const batch = 25
 	r := exampleRules(b)
-	for _, conns := range []int{1, 2, 4} {
+	for _, bc := range []struct {
+		conns, members int
+	}{{1, 0}, {2, 0}, {4, 0}, {4, 20_000}} {
+		conns := bc.conns
 		name := fmt.Sprintf("connections=%d", conns)
+		if bc.members > 0 {
+			name += fmt.Sprintf("/groups=%d", bc.members)
+		}
 		if conns == 1 {
 			name += "/baseline"
 		}
@@ -39,13 +47,26 @@ func BenchmarkApply(b *testing.B) {
 			defer client.Close()
 			cfg := DefaultConfig()
 			cfg.StateDir = b.TempDir()
-			eng, err := Open(Options{Config: cfg, Rules: r, Directory: client, PersonDN: dcfg.PersonDN, Parallel: conns, Log: zerolog.Nop()})
+			eng, err := Open(Options{Config: cfg, Rules: r, Directory: client, Layout: dcfg, Parallel: conns, Log: zerolog.Nop()})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer eng.Close()
 			if err := eng.EnsureTree(ctx); err != nil {
 				b.Fatal(err)
+			}
+			if bc.members > 0 {
+				others := make([]string, bc.members)
+				for i := range others {
+					others[i] = dcfg.PersonDN(fmt.Sprintf("other%06d", i))
+				}
+				var fill []directory.GroupChange
+				for _, g := range []string{dcfg.ActiveGroup, "eoffice", "mail"} {
+					fill = append(fill, directory.GroupChange{Group: g, Add: others})
+				}
+				if err := client.ChangeGroups(ctx, fill); err != nil {
+					b.Fatal(err)
+				}
 			}
 			names := []string{"Nguyễn Văn Anh", "Lê Văn Tuấn", "Trần Thị Hoa", "Đàng Năng Thọ", "Phạm Minh Đức"}
 			units := []string{"sotttt", "ubnd_nh", "vhtt_ns", "sonv_vp"}

@@ -60,7 +60,7 @@ func BenchmarkPlan(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pl := &Planner{Rules: r, PersonDN: personDN}
+	pl := &Planner{Rules: r, Layout: layout}
 	var existing []Entry
 	for i, ev := range batch.Events[:20_000] {
 		existing = append(existing, Entry{Seq: uint64(i + 1), Event: ev})

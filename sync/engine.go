@@ -50,8 +50,8 @@ type Options struct {
 	Config    Config
 	Rules     *rules.Rules
 	Directory Directory
-	// PersonDN builds a personal account's DN from its uid.
-	PersonDN func(uid string) string
+	// Layout is where accounts live in the directory (directory.Config).
+	Layout directory.Config
 	// Now is the clock; nil means time.Now. Every deadline is reckoned by it.
 	Now func() time.Time
 	// Rand is the randomness for passwords; nil means crypto/rand.
@@ -103,7 +103,7 @@ func Open(o Options) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg: c, rules: o.Rules, dir: o.Directory, journal: journal, audit: audit, lock: lock, now: now, log: log,
-		planner: &Planner{Rules: o.Rules, PersonDN: o.PersonDN},
+		planner: &Planner{Rules: o.Rules, Layout: o.Layout},
 	}
 	e.applier = &Applier{
 		Dir: o.Directory, Rules: o.Rules, Letters: &Letters{Dir: c.Letters()}, Audit: audit,

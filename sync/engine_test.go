@@ -94,8 +94,11 @@ func TestEngine_InboxToDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Applied != 6 || rep.Done != 3 {
-		t.Errorf("report %+v, want 6 operations for 3 events", rep)
+	if rep.Applied != 9 || rep.Done != 3 {
+		t.Errorf("report %+v, want 9 operations (create, credentials, groups) for 3 events", rep)
+	}
+	if n := f.calls["ChangeGroups"]; n != 1 {
+		t.Errorf("ChangeGroups called %d times, want once for the whole batch", n)
 	}
 	for _, uid := range []string{"vantuan", "tuanlv", "quoctrang"} {
 		if _, ok := f.people[personDN(uid)]; !ok {
@@ -108,8 +111,8 @@ func TestEngine_InboxToDirectory(t *testing.T) {
 	}
 	af, _ := os.Open(AuditPath(cfg))
 	defer af.Close()
-	if n, _, err := VerifyAudit(af); err != nil || n != 6 {
-		t.Errorf("audit: %d records, %v; want 6", n, err)
+	if n, _, err := VerifyAudit(af); err != nil || n != 9 {
+		t.Errorf("audit: %d records, %v; want 9", n, err)
 	}
 }
 
@@ -151,7 +154,7 @@ func TestEngine_OutageMidBatch(t *testing.T) {
 		t.Errorf("%d people, want 3", len(f.people))
 	}
 	for _, uid := range []string{"vantuan", "tuanlv", "quoctrang"} {
-		if n := f.calls["CreatePerson "+personDN(uid)]; n != 1 {
+		if n := f.calls["AddPerson "+personDN(uid)]; n != 1 {
 			t.Errorf("%s created %d times, want once", uid, n)
 		}
 	}
@@ -213,7 +216,7 @@ func TestEngine_SetsAsideUnreadableFiles(t *testing.T) {
 
 func TestOpen_StateDirIsLocked(t *testing.T) {
 	_, cfg := newEngine(t, newFakeDir(), t0)
-	_, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: newFakeDir(), PersonDN: personDN})
+	_, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: newFakeDir(), Layout: layout})
 	if err == nil || !strings.Contains(err.Error(), "in use by another ldapsync") {
 		t.Fatalf("second Open: %v", err)
 	}
@@ -233,15 +236,15 @@ func TestApplier_ParallelAndPermanentFailure(t *testing.T) {
 	drop(t, cfg, "a.csv", data.String())
 	ingestAll(t, e)
 	// The 3rd Lê Văn Tuấn gets tuanlv.nh; the directory refuses it for good.
-	f.failOn["CreatePerson "+personDN("tuanlv.nh")] = true
-	f.failWith["CreatePerson "+personDN("tuanlv.nh")] = fmt.Errorf("directory: add: %w", directory.ErrConflict)
+	f.failOn["AddPerson "+personDN("tuanlv.nh")] = true
+	f.failWith["AddPerson "+personDN("tuanlv.nh")] = fmt.Errorf("directory: add: %w", directory.ErrConflict)
 
 	_, rep, err := e.Process(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Done != 39 || rep.Refused != 1 || rep.Applied != 78 {
-		t.Errorf("report %+v, want 39 done with 78 operations, 1 refused", rep)
+	if rep.Done != 39 || rep.Refused != 1 || rep.Applied != 117 {
+		t.Errorf("report %+v, want 39 done with 117 operations, 1 refused", rep)
 	}
 	if _, ok := f.people[personDN("tuanlv38.nh")]; !ok {
 		t.Error("the 40th person, tuanlv38.nh, was not created")

@@ -39,7 +39,10 @@ func exampleRules(t testing.TB) *rules.Rules {
 	return r
 }
 
-func personDN(uid string) string { return "uid=" + uid + ",ou=people,dc=ninhthuan,dc=gov,dc=vn" }
+// layout is the directory layout the unit tests plan for.
+var layout = directory.DefaultConfig()
+
+func personDN(uid string) string { return layout.PersonDN(uid) }
 
 // fakeDir is an in-memory directory for planning and applying tests. The
 // real one is tested against slapd in the directory package and in
@@ -85,20 +88,20 @@ func (f *fakeDir) Snapshot(context.Context) (*directory.Snapshot, error) {
 	return s, nil
 }
 
-func (f *fakeDir) CreatePerson(_ context.Context, p directory.Person) error {
+func (f *fakeDir) AddPerson(_ context.Context, p directory.Person) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	dn := personDN(p.UID)
-	if err := f.fail("CreatePerson", dn); err != nil {
+	if err := f.fail("AddPerson", dn); err != nil {
 		return err
 	}
 	if old, ok := f.people[dn]; ok {
 		if old.EmployeeID != p.EmployeeID {
-			return errors.New("fake: uid taken by another employee")
+			return fmt.Errorf("fake: uid taken by another employee: %w", directory.ErrConflict)
 		}
 		return nil
 	}
-	p.DN, p.Active = dn, true
+	p.DN, p.Active, p.Groups = dn, false, nil
 	f.people[dn] = &p
 	return nil
 }
@@ -124,17 +127,34 @@ func (f *fakeDir) SetPassword(_ context.Context, dn string, pw secret.Secret) er
 	return nil
 }
 
-func (f *fakeDir) SetGroups(_ context.Context, dn string, apps []string) error {
+// ChangeGroups applies changes; it fails for the groups in failGroup.
+func (f *fakeDir) ChangeGroups(_ context.Context, changes []directory.GroupChange) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.fail("SetGroups", dn); err != nil {
-		return err
+	f.calls["ChangeGroups"]++
+	for _, c := range changes {
+		if err := f.fail("ChangeGroups", c.Group); err != nil {
+			return err
+		}
 	}
-	p, ok := f.people[dn]
-	if !ok {
-		return errors.New("fake: no such object")
+	for _, c := range changes {
+		for _, dn := range slices.Concat(c.Add, c.Remove) {
+			p, ok := f.people[dn]
+			if !ok {
+				continue // a dangling member: slapd allows it, so does the fake
+			}
+			join := slices.Contains(c.Add, dn)
+			if c.Group == "active" {
+				p.Active = join
+				continue
+			}
+			p.Groups = slices.DeleteFunc(p.Groups, func(g string) bool { return g == c.Group })
+			if join {
+				p.Groups = append(p.Groups, c.Group)
+				slices.Sort(p.Groups)
+			}
+		}
 	}
-	p.Groups = slices.Sorted(slices.Values(apps))
 	return nil
 }
 
@@ -145,7 +165,7 @@ func newEngine(t *testing.T, dir Directory, now time.Time) (*Engine, Config) {
 	cfg.StateDir = t.TempDir()
 	cfg.Inbox.Settle = 0
 	e, err := Open(Options{
-		Config: cfg, Rules: exampleRules(t), Directory: dir, PersonDN: personDN,
+		Config: cfg, Rules: exampleRules(t), Directory: dir, Layout: layout,
 		Now: func() time.Time { return now }, Log: zerolog.New(zerolog.NewTestWriter(t)),
 	})
 	if err != nil {

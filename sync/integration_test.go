@@ -69,7 +69,7 @@ func TestDaemon_CSVHiresBecomeAccounts(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.StateDir = t.TempDir()
 	cfg.Inbox.Poll, cfg.Inbox.Settle = 1e8, 0 // 100ms
-	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: client, PersonDN: dcfg.PersonDN, Log: log})
+	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: client, Layout: dcfg, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestDaemon_CSVHiresBecomeAccounts(t *testing.T) {
 	}
 }
 
-// outageDir kills slapd just before the n-th CreatePerson and brings it back
+// outageDir kills slapd just before the n-th AddPerson and brings it back
 // a second later, so the outage falls in the middle of a batch every time.
 type outageDir struct {
 	*directory.Client
@@ -194,7 +194,7 @@ type outageDir struct {
 	back  chan struct{}
 }
 
-func (d *outageDir) CreatePerson(ctx context.Context, p directory.Person) error {
+func (d *outageDir) AddPerson(ctx context.Context, p directory.Person) error {
 	d.mu.Lock()
 	d.calls++
 	if d.calls == d.n {
@@ -208,7 +208,7 @@ func (d *outageDir) CreatePerson(ctx context.Context, p directory.Person) error 
 		}()
 	}
 	d.mu.Unlock()
-	return d.Client.CreatePerson(ctx, p)
+	return d.Client.AddPerson(ctx, p)
 }
 
 // A directory outage in the middle of a batch loses no change and applies
@@ -231,7 +231,7 @@ func TestDaemon_SlapdDownMidBatch(t *testing.T) {
 	cfg.StateDir = t.TempDir()
 	cfg.Inbox.Poll, cfg.Inbox.Settle = 1e8, 0
 	cfg.RetryMin, cfg.RetryMax = 1e8, 5e8
-	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: dir, PersonDN: dcfg.PersonDN, Log: log, Parallel: 3})
+	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: dir, Layout: dcfg, Log: log, Parallel: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

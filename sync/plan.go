@@ -22,9 +22,10 @@ const (
 	// sealed letter for the unit, sets it in the directory and makes the
 	// user change it at the first login (BTC 4).
 	OpIssueCredentials OpKind = "issue_credentials"
-	// OpSetApplications makes the person's application groups exactly
-	// Applications. The active group is not touched.
-	OpSetApplications OpKind = "set_applications"
+	// OpGroups makes the person join the groups in Join and leave those in
+	// Leave (application names, and directory.active_group). The applier
+	// gathers every OpGroups of a run into one change per group.
+	OpGroups OpKind = "groups"
 )
 
 // Op is one operation of a plan. It never holds a password: passwords are
@@ -40,6 +41,9 @@ type Op struct {
 	Mail         string   `json:"mail,omitempty"`
 	Phone        string   `json:"phone,omitempty"`
 	Applications []string `json:"applications,omitempty"`
+	// Join and Leave, for OpGroups, are the groups to join and leave.
+	Join  []string `json:"join,omitempty"`
+	Leave []string `json:"leave,omitempty"`
 	// Why: the event and the regulation.
 	EventID string    `json:"event_id"`
 	Source  string    `json:"source"`
@@ -80,8 +84,9 @@ type Plan struct {
 // inputs: the same events, snapshot, rules and clock give the same plan.
 type Planner struct {
 	Rules *rules.Rules
-	// PersonDN builds the DN of a personal account from its uid.
-	PersonDN func(uid string) string
+	// Layout is where accounts live in the directory: their DNs and the
+	// active group's name.
+	Layout directory.Config
 }
 
 // Plan computes the operations for entries (pending journal entries, in any
@@ -156,9 +161,14 @@ func (st *planState) hire(p *Plan, e *Entry) {
 		// NT 2.1: exactly one account per person. A repeated hire, or a
 		// replay after a crash, finds the account made.
 		acct := existing[0]
-		switch {
-		case acct.Revoked:
+		if acct.Revoked {
 			refuse("employee %s had account %s, revoked; a returning person gets the old account back, not a new one (not supported yet)", ev.EmployeeID, acct.UID)
+			return
+		}
+		n := len(p.Ops)
+		switch {
+		case acct.Locked:
+			// A locked account gets a password only by being restored.
 		case acct.PasswordChanged.IsZero():
 			p.Ops = append(p.Ops, st.op(OpIssueCredentials, e, acct.UID, "account exists without a password: first password not yet issued"))
 		case !acct.MustChange && acct.LastLogin.IsZero():
@@ -168,7 +178,12 @@ func (st *planState) hire(p *Plan, e *Entry) {
 			// earlier issue was cut short between them: issue anew, which
 			// rewrites the same letter.
 			p.Ops = append(p.Ops, st.op(OpIssueCredentials, e, acct.UID, "password set but never used and not flagged for change: the earlier issue was cut short"))
-		default:
+		}
+		// The memberships the hire asked for (a replay finds them missing
+		// if the run stopped before its group changes); a repeated hire
+		// adds applications, never removes one.
+		st.setGroups(p, e, acct, acct.Active || !acct.Locked, union(acct.Groups, ev.Applications))
+		if len(p.Ops) == n {
 			p.Satisfied = append(p.Satisfied, Outcome{Seq: e.Seq, Event: ev, Status: Done,
 				Reason: fmt.Sprintf("employee %s already has account %s (NT 2.1: one account per person)", ev.EmployeeID, acct.UID)})
 		}
@@ -194,9 +209,48 @@ func (st *planState) hire(p *Plan, e *Entry) {
 	st.taken[uid] = true
 	create := st.op(OpCreate, e, uid, "")
 	person := create.Person()
-	person.MustChange = true
+	person.Groups, person.MustChange = nil, true
 	st.byEmployee[ev.EmployeeID] = []*directory.Person{&person}
 	p.Ops = append(p.Ops, create, st.op(OpIssueCredentials, e, uid, ""))
+	st.setGroups(p, e, &person, true, ev.Applications)
+}
+
+// setGroups plans the OpGroups that puts acct in the active group or not,
+// and in exactly the application groups apps, and records the result in
+// acct. It plans nothing when acct is there already.
+func (st *planState) setGroups(p *Plan, e *Entry, acct *directory.Person, active bool, apps []string) {
+	apps = slices.Sorted(slices.Values(apps))
+	var join, leave []string
+	if active && !acct.Active {
+		join = append(join, st.pl.Layout.ActiveGroup)
+	}
+	if !active && acct.Active {
+		leave = append(leave, st.pl.Layout.ActiveGroup)
+	}
+	for _, a := range apps {
+		if !slices.Contains(acct.Groups, a) {
+			join = append(join, a)
+		}
+	}
+	for _, a := range acct.Groups {
+		if !slices.Contains(apps, a) {
+			leave = append(leave, a)
+		}
+	}
+	if len(join)+len(leave) == 0 {
+		return
+	}
+	op := st.op(OpGroups, e, acct.UID, "")
+	op.Join, op.Leave, op.Applications, op.Unit, op.Name = join, leave, apps, acct.Unit, acct.CN
+	p.Ops = append(p.Ops, op)
+	acct.Active, acct.Groups = active, apps
+}
+
+// union returns the sorted union of a and b.
+func union(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // account returns the one account of the event's employee, or refuses the
@@ -238,32 +292,18 @@ func (st *planState) applications(p *Plan, e *Entry) {
 		}
 		slices.Sort(want)
 	}
-	if slices.Equal(want, acct.Groups) {
+	n := len(p.Ops)
+	st.setGroups(p, e, acct, acct.Active, want)
+	if len(p.Ops) == n {
 		p.Satisfied = append(p.Satisfied, Outcome{Seq: e.Seq, Event: ev, Status: Done,
 			Reason: fmt.Sprintf("%s already has exactly the applications %s", acct.UID, strings.Join(want, ", "))})
-		return
 	}
-	var diff []string
-	for _, a := range want {
-		if !slices.Contains(acct.Groups, a) {
-			diff = append(diff, "+"+a)
-		}
-	}
-	for _, a := range acct.Groups {
-		if !slices.Contains(want, a) {
-			diff = append(diff, "-"+a)
-		}
-	}
-	op := st.op(OpSetApplications, e, acct.UID, strings.Join(diff, " "))
-	op.Applications, op.Unit, op.Name = want, acct.Unit, acct.CN
-	p.Ops = append(p.Ops, op)
-	acct.Groups = want
 }
 
 func (st *planState) op(kind OpKind, e *Entry, uid, note string) Op {
 	ev := &e.Event
 	return Op{
-		Kind: kind, UID: uid, DN: st.pl.PersonDN(uid), EmployeeID: ev.EmployeeID,
+		Kind: kind, UID: uid, DN: st.pl.Layout.PersonDN(uid), EmployeeID: ev.EmployeeID,
 		Name: ev.Name.Full(), Unit: ev.Unit, Title: ev.Title, Mail: st.pl.Rules.Mail(uid), Phone: ev.Phone,
 		Applications: ev.Applications,
 		EventID:      ev.ID, Source: ev.Source, Type: ev.Type, Article: ev.Type.Article(), Note: note,

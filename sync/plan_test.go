@@ -34,7 +34,7 @@ func uids(ops []Op, kind OpKind) []string {
 }
 
 func TestPlanner_HireLadder(t *testing.T) {
-	pl := &Planner{Rules: exampleRules(t), PersonDN: personDN}
+	pl := &Planner{Rules: exampleRules(t), Layout: layout}
 	entries := []Entry{
 		hire(1, "NV1", "Nguyễn Quốc Trạng", "sotttt"),
 		hire(2, "NV2", "Lê Văn Tuấn", "ubnd_nh"),
@@ -64,7 +64,7 @@ func TestPlanner_HireLadder(t *testing.T) {
 }
 
 func TestPlanner_TakenNames(t *testing.T) {
-	pl := &Planner{Rules: exampleRules(t), PersonDN: personDN}
+	pl := &Planner{Rules: exampleRules(t), Layout: layout}
 	snap := &directory.Snapshot{
 		People:   []directory.Person{{UID: "vantuan", EmployeeID: "OLD1"}, {UID: "tuanlv", EmployeeID: "OLD2", Revoked: true}},
 		Accounts: []string{"quoctrang"},
@@ -76,7 +76,7 @@ func TestPlanner_TakenNames(t *testing.T) {
 }
 
 func TestPlanner_ExistingEmployee(t *testing.T) {
-	pl := &Planner{Rules: exampleRules(t), PersonDN: personDN}
+	pl := &Planner{Rules: exampleRules(t), Layout: layout}
 	tests := []struct {
 		name   string
 		people []directory.Person
@@ -84,14 +84,18 @@ func TestPlanner_ExistingEmployee(t *testing.T) {
 		status Status
 		reason string
 	}{
-		{"account made, letter out, not yet used: nothing to do", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, MustChange: true}},
+		{"account made, letter out, not yet used: nothing to do", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, MustChange: true, Active: true}},
 			nil, Done, "already has account quoctrang"},
-		{"account made and used: nothing to do", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, LastLogin: t0}},
+		{"account made and used: nothing to do", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, LastLogin: t0, Active: true}},
 			nil, Done, "already has account quoctrang"},
-		{"password set, not flagged, never used: issue again", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0}},
+		{"password set, not flagged, never used: issue again", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, Active: true}},
 			[]OpKind{OpIssueCredentials}, "", ""},
-		{"account made, password never set: issue it", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1"}},
+		{"account made, password never set: issue it", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", Active: true}},
 			[]OpKind{OpIssueCredentials}, "", ""},
+		{"run stopped before its group changes: join them", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, MustChange: true}},
+			[]OpKind{OpGroups}, "", ""},
+		{"locked: not put back in the active group", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, Locked: true}},
+			nil, Done, "already has account"},
 		{"account revoked: refused", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", Revoked: true}},
 			nil, Failed, "revoked"},
 		{"two entries: refused", []directory.Person{{UID: "a", EmployeeID: "NV1"}, {UID: "b", EmployeeID: "NV1"}},
@@ -123,7 +127,7 @@ func TestPlanner_ExistingEmployee(t *testing.T) {
 
 func TestPlanner_HeldUntilEffective(t *testing.T) {
 	r := exampleRules(t)
-	pl := &Planner{Rules: r, PersonDN: personDN}
+	pl := &Planner{Rules: r, Layout: layout}
 	e := hire(1, "NV1", "Nguyễn Quốc Trạng", "sotttt")
 	e.Event.Effective = rules.Date{Year: 2026, Month: 12, Day: 1}
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, r.Location)
@@ -135,7 +139,7 @@ func TestPlanner_HeldUntilEffective(t *testing.T) {
 	if !start.Equal(time.Date(2026, 11, 30, 17, 0, 0, 0, time.UTC)) {
 		t.Errorf("start = %v, want 00:00 in Asia/Ho_Chi_Minh (17:00 UTC the day before)", start)
 	}
-	if p := pl.Plan([]Entry{e}, &directory.Snapshot{}, start); len(p.Ops) != 2 || len(p.Held) != 0 {
+	if p := pl.Plan([]Entry{e}, &directory.Snapshot{}, start); len(p.Ops) != 3 || len(p.Held) != 0 {
 		t.Errorf("at 00:00: ops %v held %v", p.Ops, p.Held)
 	}
 }
@@ -143,7 +147,7 @@ func TestPlanner_HeldUntilEffective(t *testing.T) {
 // The plan is a function of its inputs: the order pending entries come in
 // does not matter, only their effective dates and journal order.
 func TestPlanner_Deterministic(t *testing.T) {
-	pl := &Planner{Rules: exampleRules(t), PersonDN: personDN}
+	pl := &Planner{Rules: exampleRules(t), Layout: layout}
 	var entries []Entry
 	for i, n := range []string{"Lê Văn Tuấn", "Lê Văn Tuấn", "Lê Văn Tuấn", "Nguyễn Văn Anh", "Nguyễn Văn Anh", "Trần Thị Anh"} {
 		entries = append(entries, hire(uint64(i+1), "NV"+string(rune('A'+i)), n, "ubnd_nh"))
@@ -175,15 +179,15 @@ func apps(seq uint64, employee string, set []string, changes ...AppChange) Entry
 }
 
 func TestPlanner_Applications(t *testing.T) {
-	pl := &Planner{Rules: exampleRules(t), PersonDN: personDN}
+	pl := &Planner{Rules: exampleRules(t), Layout: layout}
 	snap := &directory.Snapshot{People: []directory.Person{
-		{UID: "quoctrang", EmployeeID: "NV1", Groups: []string{"baocao", "mail"}, PasswordChanged: t0, MustChange: true},
+		{UID: "quoctrang", EmployeeID: "NV1", Groups: []string{"baocao", "mail"}, PasswordChanged: t0, MustChange: true, Active: true},
 		{UID: "tuanlv", EmployeeID: "NV2", Revoked: true},
 	}}
 	tests := []struct {
 		name    string
 		entries []Entry
-		want    string // "uid:apps (note)" per op
+		want    string // "uid:apps (+joined -left)" per op
 		outcome string
 	}{
 		{"whole set", []Entry{apps(1, "NV1", []string{"eoffice", "mail"})}, "quoctrang:eoffice,mail (+eoffice -baocao)", ""},
@@ -194,7 +198,7 @@ func TestPlanner_Applications(t *testing.T) {
 			[]Entry{apps(1, "NV1", nil, AppChange{App: "eoffice"}), apps(2, "NV1", nil, AppChange{App: "mail", Remove: true})},
 			"quoctrang:baocao,eoffice,mail (+eoffice) quoctrang:baocao,eoffice (-mail)", ""},
 		{"after a hire in the same batch", []Entry{hire(1, "NV9", "Trần Thị Hoa", "sotttt"), apps(2, "NV9", nil, AppChange{App: "mail", Remove: true})},
-			"thihoa:eoffice (-mail)", ""},
+			"thihoa:eoffice,mail (+active +eoffice +mail) thihoa:eoffice (-mail)", ""},
 		{"no account", []Entry{apps(1, "NV7", []string{"mail"})}, "", "employee NV7 has no account"},
 		{"revoked", []Entry{apps(1, "NV2", []string{"mail"})}, "", "revoked"},
 	}
@@ -206,8 +210,15 @@ func TestPlanner_Applications(t *testing.T) {
 			p := pl.Plan(tt.entries, snap, t0)
 			var got []string
 			for _, o := range p.Ops {
-				if o.Kind == OpSetApplications {
-					got = append(got, fmt.Sprintf("%s:%s (%s)", o.UID, strings.Join(o.Applications, ","), o.Note))
+				if o.Kind == OpGroups {
+					var change []string
+					for _, g := range o.Join {
+						change = append(change, "+"+g)
+					}
+					for _, g := range o.Leave {
+						change = append(change, "-"+g)
+					}
+					got = append(got, fmt.Sprintf("%s:%s (%s)", o.UID, strings.Join(o.Applications, ","), strings.Join(change, " ")))
 				}
 			}
 			if strings.Join(got, " ") != tt.want {

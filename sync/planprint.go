@@ -20,8 +20,8 @@ func (p *Plan) WriteTable(w io.Writer) error {
 			detail = strings.Join(nonEmpty(o.Name, o.Title, o.Mail, strings.Join(o.Applications, ",")), ", ")
 		case OpIssueCredentials:
 			detail = "first password in a sealed letter; must change at first login"
-		case OpSetApplications:
-			detail = "applications: " + strings.Join(o.Applications, ",")
+		case OpGroups:
+			detail = strings.Join(nonEmpty(prefixed("join ", o.Join), prefixed("leave ", o.Leave)), "; ")
 		}
 		if o.Note != "" {
 			detail = strings.Join(nonEmpty(detail, o.Note), "; ")
@@ -75,4 +75,12 @@ func nonEmpty(ss ...string) []string {
 		}
 	}
 	return out
+}
+
+// prefixed writes "join a, b", or "" for no names.
+func prefixed(label string, names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return label + strings.Join(names, ", ")
 }

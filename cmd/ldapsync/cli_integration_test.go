@@ -73,7 +73,7 @@ func TestPlan_ChangesNothing(t *testing.T) {
 	}
 
 	out, _, code = ldapsync(t, nil, "plan", "../../examples/personnel.csv", "--config", cfg, "--output", "json")
-	if code != 0 || strings.Count(out, `{"op":"create"`) != 10 || strings.Count(out, "\n") != 20 {
+	if code != 0 || strings.Count(out, `{"op":"create"`) != 10 || strings.Count(out, "\n") != 30 {
 		t.Errorf("plan --output json: exit %d\n%s", code, out)
 	}
 }
@@ -97,7 +97,7 @@ func TestApply_RejectsBadRowsAppliesTheRest(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
 	}
-	if !strings.Contains(out, "2 new, 0 already received, 2 rejected") || !strings.Contains(out, "4 operations applied") {
+	if !strings.Contains(out, "2 new, 0 already received, 2 rejected") || !strings.Contains(out, "6 operations applied") {
 		t.Errorf("stdout:\n%s", out)
 	}
 	d := dump(t, srv)
