@@ -31,9 +31,11 @@ build:
 dev: deps build
 	$(GO) run ./cmd/ldapsync-dev -ldapsync $(BIN)
 
-## test: every test, the integration tests against a real slapd included.
+## test: every test, the integration tests against a real slapd included,
+## and every benchmark run once so that none of them rots.
 test: deps vet
 	$(GO) test -race -count=1 ./...
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"time"
@@ -132,7 +131,7 @@ func (r *Rules) Application(name string) (Application, bool) {
 
 // Mail returns the mail address of an account.
 func (r *Rules) Mail(username string) string {
-	return fmt.Sprintf("%s@%s", username, r.MailDomain)
+	return username + "@" + r.MailDomain
 }
 
 // checkUnitAccounts checks what BuildUnitTree cannot know: that no unit's

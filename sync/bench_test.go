@@ -80,7 +80,7 @@ func BenchmarkPlan(b *testing.B) {
 	b.Run("plan", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if p := pl.Plan(entries, snap, t0); len(p.Ops) != 20_000 {
+			if p := pl.Plan(entries, snap, t0); len(p.Ops) != 30_000 {
 				b.Fatal(len(p.Ops), len(p.Refused))
 			}
 		}

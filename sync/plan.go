@@ -101,7 +101,7 @@ func (pl *Planner) Plan(entries []Entry, snap *directory.Snapshot, now time.Time
 		return cmp.Or(a.Event.Effective.Compare(b.Event.Effective), cmp.Compare(a.Seq, b.Seq))
 	})
 	st := newPlanState(pl, snap, now)
-	p := &Plan{Ops: make([]Op, 0, 2*len(entries))}
+	p := &Plan{Ops: make([]Op, 0, 3*len(entries))} // a hire is three
 	for _, e := range order {
 		start := e.Event.Effective.In(pl.Rules.Location)
 		if now.Before(start) {
@@ -129,10 +129,13 @@ type planState struct {
 	byEmployee map[string][]*directory.Person
 	taken      map[string]bool
 	alloc      *rules.Allocator
+	// names caches each uid's DN and mail address: a hire has three
+	// operations.
+	names map[string][2]string
 }
 
 func newPlanState(pl *Planner, snap *directory.Snapshot, now time.Time) *planState {
-	st := &planState{pl: pl, byEmployee: map[string][]*directory.Person{}, taken: map[string]bool{}}
+	st := &planState{pl: pl, byEmployee: map[string][]*directory.Person{}, taken: map[string]bool{}, names: map[string][2]string{}}
 	for i := range snap.People {
 		p := snap.People[i] // a copy: planning changes it, the snapshot stays as read
 		st.taken[p.UID] = true
@@ -302,9 +305,14 @@ func (st *planState) applications(p *Plan, e *Entry) {
 
 func (st *planState) op(kind OpKind, e *Entry, uid, note string) Op {
 	ev := &e.Event
+	n, ok := st.names[uid]
+	if !ok {
+		n = [2]string{st.pl.Layout.PersonDN(uid), st.pl.Rules.Mail(uid)}
+		st.names[uid] = n
+	}
 	return Op{
-		Kind: kind, UID: uid, DN: st.pl.Layout.PersonDN(uid), EmployeeID: ev.EmployeeID,
-		Name: ev.Name.Full(), Unit: ev.Unit, Title: ev.Title, Mail: st.pl.Rules.Mail(uid), Phone: ev.Phone,
+		Kind: kind, UID: uid, DN: n[0], EmployeeID: ev.EmployeeID,
+		Name: ev.Name.Full(), Unit: ev.Unit, Title: ev.Title, Mail: n[1], Phone: ev.Phone,
 		Applications: ev.Applications,
 		EventID:      ev.ID, Source: ev.Source, Type: ev.Type, Article: ev.Type.Article(), Note: note,
 		Seq: e.Seq, event: ev, name: ev.Name,
