@@ -1,7 +1,9 @@
 package sync
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -235,6 +237,9 @@ func (e *Engine) Process(ctx context.Context) (*Plan, Report, error) {
 	if rerr := e.journal.Resolve(res, e.now()); rerr != nil {
 		return plan, rep, errors.Join(err, rerr)
 	}
+	if werr := e.setAsideRefused(pending, res); werr != nil {
+		e.log.Error().Err(werr).Msg("cannot write the refused events to rejected/")
+	}
 	ev := e.log.Info()
 	if rep.Applied == 0 && rep.Refused == 0 {
 		ev = e.log.Debug()
@@ -243,6 +248,44 @@ func (e *Engine) Process(ctx context.Context) (*Plan, Report, error) {
 	ev.Int("applied", rep.Applied).Int("done", rep.Done).Int("refused", rep.Refused).Int("held", rep.Held).
 		Uint64("audit_seq", seq).Str("audit_head", head).Msg("batch processed")
 	return plan, rep, err
+}
+
+// setAsideRefused appends the events res fails to
+// rejected/refused-<date>.jsonl, each as an input record with its reason in
+// "error", so that an admin can fix one and drop it back into the inbox: a
+// failed event_id may be submitted again.
+func (e *Engine) setAsideRefused(pending []Entry, res []Resolution) error {
+	bySeq := make(map[uint64]*Event, len(pending))
+	for i := range pending {
+		bySeq[pending[i].Seq] = &pending[i].Event
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	for _, r := range res {
+		ev := bySeq[r.Seq]
+		if r.Status != Failed || ev == nil {
+			continue
+		}
+		rec := ev.record()
+		rec[FieldError] = r.Reason
+		if err := enc.Encode(rec); err != nil {
+			return err
+		}
+	}
+	if buf.Len() == 0 {
+		return nil
+	}
+	name := "refused-" + e.now().In(e.rules.Location).Format("2006-01-02") + ".jsonl"
+	f, err := os.OpenFile(filepath.Join(e.cfg.InboxDir(), "rejected", name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		f.Close()
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
 }
 
 // ReadyFiles lists the inbox files ready to read, oldest first: regular

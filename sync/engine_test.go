@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -256,5 +257,36 @@ func TestApplier_ParallelAndPermanentFailure(t *testing.T) {
 	audit, _ := os.ReadFile(AuditPath(cfg))
 	if !strings.Contains(string(audit), `"action":"refused"`) {
 		t.Error("the refusal is not in the audit log")
+	}
+}
+
+// An event the directory state refuses is set aside like a rejected row:
+// in the input format with its reason, to be fixed and dropped back in.
+func TestEngine_RefusedEventsAreSetAside(t *testing.T) {
+	f := newFakeDir()
+	e, cfg := newEngine(t, f, t0)
+	drop(t, cfg, "a.csv", header+row("E1", "NV1", "Nguyễn Quốc Trạng", "sotttt"))
+	drop(t, cfg, "b.jsonl", `{"event_id":"A1","type":"applications","effective":"2026-11-02","employee_id":"NV404","applications":"+baocao","requested_by":"Giám đốc"}`+"\n")
+	ingestAll(t, e)
+	if _, rep, err := e.Process(context.Background()); err != nil || rep.Refused != 1 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	path := filepath.Join(cfg.InboxDir(), "rejected", "refused-2026-11-23.jsonl")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"employee_id":"NV404"`) || !strings.Contains(string(data), `"error":"employee NV404 has no account"`) ||
+		!strings.Contains(string(data), `"applications":"+baocao"`) {
+		t.Fatalf("refused file:\n%s", data)
+	}
+	// The admin fixes the employee id and resubmits the same event.
+	drop(t, cfg, "fixed.jsonl", strings.Replace(string(data), "NV404", "NV1", 1))
+	ingestAll(t, e)
+	if _, rep, err := e.Process(context.Background()); err != nil || rep.Done != 1 || rep.Refused != 0 {
+		t.Fatalf("resubmitted: %+v %v", rep, err)
+	}
+	if p := f.people[personDN("quoctrang")]; !slices.Contains(p.Groups, "baocao") {
+		t.Errorf("groups %v after the fixed event", p.Groups)
 	}
 }

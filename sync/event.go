@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ldapsync/ldapsync/rules"
@@ -101,4 +103,38 @@ func (e *Event) ContentHash() string {
 type AppChange struct {
 	App    string `json:"app"`
 	Remove bool   `json:"remove,omitempty"`
+}
+
+// record returns the event as an input record (JSON Lines keys), for
+// writing a refused event back where it can be fixed and resubmitted.
+func (e *Event) record() map[string]any {
+	rec := map[string]any{
+		FieldEventID: e.ID, FieldType: string(e.Type), FieldEffective: e.Effective.String(), FieldEmployeeID: e.EmployeeID,
+	}
+	set := func(k, v string) {
+		if v != "" {
+			rec[k] = v
+		}
+	}
+	set(FieldFamilyName, e.Name.Family)
+	set(FieldMiddleName, e.Name.Middle)
+	set(FieldGivenName, e.Name.Given)
+	set(FieldUnit, e.Unit)
+	set(FieldTitle, e.Title)
+	set(FieldPhone, e.Phone)
+	set(FieldReplyName, e.Reply.Name)
+	set(FieldReplyUnit, e.Reply.Unit)
+	set(FieldReplyMail, e.Reply.Mail)
+	set(FieldReplyPhone, e.Reply.Phone)
+	set(FieldRequestedBy, e.RequestedBy)
+	apps := slices.Clone(e.Applications)
+	for _, c := range e.AppChanges {
+		if c.Remove {
+			apps = append(apps, "-"+c.App)
+		} else {
+			apps = append(apps, "+"+c.App)
+		}
+	}
+	set(FieldApplications, strings.Join(apps, ";"))
+	return rec
 }
