@@ -12,6 +12,23 @@ import (
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
 )
 
+// benchDirectory starts a slapd that fsyncs every commit, as a production
+// one does, and returns a client with the tree made.
+func benchDirectory(b *testing.B) (*slapdtest.Server, directory.Config, *directory.Client) {
+	b.Helper()
+	srv := slapdtest.New(b, slapdtest.Options{Durable: true})
+	cfg := srv.Config()
+	c, err := directory.Dial(context.Background(), cfg, zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	if _, err := c.EnsureTree(context.Background(), testRules(b)); err != nil {
+		b.Fatal(err)
+	}
+	return srv, cfg, c
+}
+
 // BenchmarkClient_SetGroups gives one person an application and takes it
 // away again, while the application's group holds n other members, on a
 // slapd that fsyncs every commit. back-mdb rewrites the whole group entry
@@ -25,16 +42,7 @@ func BenchmarkClient_SetGroups(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			srv := slapdtest.New(b, slapdtest.Options{Durable: true})
-			cfg := srv.Config()
-			c, err := directory.Dial(ctx, cfg, zerolog.Nop())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			if _, err := c.EnsureTree(ctx, testRules(b)); err != nil {
-				b.Fatal(err)
-			}
+			srv, cfg, c := benchDirectory(b)
 			p := directory.Person{UID: "hoa", EmployeeID: "NV1", CN: "Trần Thị Hoa", SN: "Trần", GivenName: "Hoa", Mail: "hoa@ninhthuan.gov.vn", Unit: "sonv"}
 			if err := c.CreatePerson(ctx, p); err != nil {
 				b.Fatal(err)
@@ -81,16 +89,7 @@ func BenchmarkClient_ChangeGroups(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			srv := slapdtest.New(b, slapdtest.Options{Durable: true})
-			cfg := srv.Config()
-			c, err := directory.Dial(ctx, cfg, zerolog.Nop())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			if _, err := c.EnsureTree(ctx, testRules(b)); err != nil {
-				b.Fatal(err)
-			}
+			_, cfg, c := benchDirectory(b)
 			fill := make([]string, 5000)
 			for i := range fill {
 				fill[i] = fmt.Sprintf("uid=other%06d,%s,%s", i, cfg.People, cfg.BaseDN)
@@ -105,6 +104,7 @@ func BenchmarkClient_ChangeGroups(b *testing.B) {
 					dns[i] = fmt.Sprintf("uid=new%d-%03d,%s,%s", round, i, cfg.People, cfg.BaseDN)
 				}
 				round++
+				var err error
 				if batched {
 					err = c.ChangeGroups(ctx, []directory.GroupChange{{Group: "mail", Add: dns}})
 				} else {
