@@ -188,3 +188,15 @@ func splitDN(dn string) (*ldap.AttributeTypeAndValue, string, error) {
 	}
 	return d.RDNs[0].Attributes[0], dnKey((&ldap.DN{RDNs: d.RDNs[1:]}).String()), nil
 }
+
+// DeleteTombstone deletes the tombstone of the revoked account uid, so that
+// its username can be given to someone else once its reuse embargo is over.
+// A tombstone that is not there is success.
+func (c *Client) DeleteTombstone(ctx context.Context, uid string) error {
+	dn := rdn("uid", uid) + "," + c.cfg.under(c.cfg.Revoked)
+	err := c.do(ctx, "delete tombstone", dn, func(conn *ldap.Conn) error { return conn.Del(ldap.NewDelRequest(dn, nil)) })
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return nil
+	}
+	return err
+}

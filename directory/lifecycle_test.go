@@ -378,3 +378,29 @@ func TestClient_SetGroups(t *testing.T) {
 		t.Errorf("locked: active %v groups %v", got.Active, got.Groups)
 	}
 }
+
+func TestClient_DeleteTombstone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, true)
+	p := withApps(person("cu", "NV-0700"), "mail")
+	dn, _ := e.user(t, p, "Cu#Passw0rd!123")
+	if err := e.c.Revoke(ctx(t), dn, revokedAt); err != nil {
+		t.Fatal(err)
+	}
+	for _, round := range []string{"delete", "replay"} {
+		if err := e.c.DeleteTombstone(ctx(t), "cu"); err != nil {
+			t.Fatalf("%s: %v", round, err)
+		}
+	}
+	snap, err := e.c.Snapshot(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.People) != 0 || slices.Contains(snap.Accounts, "cu") {
+		t.Errorf("after DeleteTombstone: people %+v accounts %v", snap.People, snap.Accounts)
+	}
+	// The name can be given again.
+	if err := e.c.CreatePerson(ctx(t), person("cu", "NV-0701")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -24,6 +24,7 @@ type Directory interface {
 	AddPerson(ctx context.Context, p directory.Person) error
 	SetPassword(ctx context.Context, dn string, pw secret.Secret) error
 	ChangeGroups(ctx context.Context, changes []directory.GroupChange) error
+	DeleteTombstone(ctx context.Context, uid string) error
 }
 
 // Applier runs a plan's operations and records each in the audit log.
@@ -344,6 +345,9 @@ func (a *Applier) run(ctx context.Context, op *Op) error {
 	case OpGroups:
 		err = a.Dir.ChangeGroups(ctx, groupChanges([]*Op{op}))
 		detail = groupDetail(op)
+	case OpPurge:
+		err = a.Dir.DeleteTombstone(ctx, op.UID)
+		detail = map[string]string{}
 	default:
 		err = fmt.Errorf("sync: unknown operation %q", op.Kind)
 	}

@@ -158,6 +158,17 @@ func (f *fakeDir) ChangeGroups(_ context.Context, changes []directory.GroupChang
 	return nil
 }
 
+func (f *fakeDir) DeleteTombstone(_ context.Context, uid string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for dn, p := range f.people {
+		if p.UID == uid && p.Revoked {
+			delete(f.people, dn)
+		}
+	}
+	return nil
+}
+
 // newEngine opens an engine on a temporary state directory.
 func newEngine(t *testing.T, dir Directory, now time.Time) (*Engine, Config) {
 	t.Helper()

@@ -16,6 +16,7 @@ import (
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
 	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 // syncBuffer is a bytes.Buffer safe for the daemon's goroutine to write
@@ -286,5 +287,80 @@ func TestDaemon_SlapdDownMidBatch(t *testing.T) {
 		if res, err := client.Bind(context.Background(), dcfg.PersonDN(uid), pw); err != nil || !res.MustChange {
 			t.Errorf("%s: bind with the letter's password: %+v %v", uid, res, err)
 		}
+	}
+}
+
+// A username held by a tombstone goes to someone else only after the reuse
+// embargo, and then the tombstone goes first: no two entries share a uid.
+func TestEngine_ReusesANameAfterTheEmbargo(t *testing.T) {
+	srv := slapdtest.New(t, slapdtest.Options{})
+	ctx := context.Background()
+	dcfg := srv.Config()
+	client, err := directory.Dial(ctx, dcfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	r := exampleRules(t)
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, r.Location)
+	cfg := DefaultConfig()
+	cfg.StateDir = t.TempDir()
+	eng, err := Open(Options{Config: cfg, Rules: r, Directory: client, Layout: dcfg, Log: zerolog.New(zerolog.NewTestWriter(t)),
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	if err := eng.EnsureTree(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// quoctrang was revoked on 2025-11-23.
+	if err := client.CreatePerson(ctx, directory.Person{UID: "quoctrang", EmployeeID: "OLD-1", CN: "Nguyễn Quốc Trạng", SN: "Nguyễn"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Revoke(ctx, dcfg.PersonDN("quoctrang"), time.Date(2025, 11, 23, 3, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	hireOf := func(id, employee string) Event {
+		n, _ := rules.ParseFullName("Nguyễn Quốc Trạng")
+		return Event{Source: SourceInbox, ID: id, Type: Hire, Effective: rules.Date{Year: 2026, Month: 11, Day: 2},
+			EmployeeID: employee, Name: n, Unit: "sotttt", Applications: []string{"mail"}}
+	}
+	uidOf := func(employee string) string {
+		snap, err := client.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range snap.People {
+			if p.EmployeeID == employee {
+				return fmt.Sprintf("%s revoked=%v", p.UID, p.Revoked)
+			}
+		}
+		return "none"
+	}
+
+	// Within the embargo the ladder goes on.
+	eng.Journal().Add([]Event{hireOf("H1", "NEW-1")}, now)
+	if _, _, err := eng.Process(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := uidOf("NEW-1"); got != "trangnq revoked=false" {
+		t.Errorf("within the embargo: %s, want trangnq", got)
+	}
+	// The day after the embargo's last day, the name is free.
+	now = time.Date(2026, 11, 24, 0, 0, 0, 0, r.Location)
+	eng.Journal().Add([]Event{hireOf("H2", "NEW-2")}, now)
+	if _, _, err := eng.Process(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := uidOf("NEW-2"); got != "quoctrang revoked=false" {
+		t.Errorf("after the embargo: %s, want quoctrang", got)
+	}
+	if got := uidOf("OLD-1"); got != "none" {
+		t.Errorf("the old tombstone: %s, want gone", got)
+	}
+	audit, _ := os.ReadFile(AuditPath(cfg))
+	if !strings.Contains(string(audit), `"action":"purge_tombstone","uid":"quoctrang"`) {
+		t.Error("the purge is not in the audit log")
 	}
 }

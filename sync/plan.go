@@ -22,6 +22,10 @@ const (
 	// sealed letter for the unit, sets it in the directory and makes the
 	// user change it at the first login (BTC 4).
 	OpIssueCredentials OpKind = "issue_credentials"
+	// OpPurge deletes the tombstone of an account revoked longer ago than
+	// rules.username.reuse_embargo, before its username goes to someone
+	// else: no two entries ever share a uid.
+	OpPurge OpKind = "purge_tombstone"
 	// OpGroups makes the person join the groups in Join and leave those in
 	// Leave (application names, and directory.active_group). The applier
 	// gathers every OpGroups of a run into one change per group.
@@ -122,6 +126,23 @@ func (pl *Planner) Plan(entries []Entry, snap *directory.Snapshot, now time.Time
 	return p
 }
 
+// embargoed reports whether the revoked account p still holds its name at
+// now. The embargo is a period counted as the Civil Code counts (Art.
+// 147-148): from the day after the revocation to 24:00 of the
+// corresponding day, so the name is free from the next 00:00. A
+// revocation of unknown date holds its name for good.
+func (pl *Planner) embargoed(p *directory.Person, now time.Time) bool {
+	e := pl.Rules.Username.ReuseEmbargo
+	switch {
+	case e.IsZero():
+		return false
+	case p.RevokedAt.IsZero():
+		return true
+	}
+	free := e.AddTo(p.RevokedAt.In(pl.Rules.Location)).AddDate(0, 0, 1)
+	return now.Before(free)
+}
+
 // planState is what the directory will hold once the operations planned so
 // far have run.
 type planState struct {
@@ -132,13 +153,21 @@ type planState struct {
 	// names caches each uid's DN and mail address: a hire has three
 	// operations.
 	names map[string][2]string
+	// expired are the tombstones whose reuse embargo is over: their names
+	// are free, once the tombstone is purged.
+	expired map[string]*directory.Person
 }
 
 func newPlanState(pl *Planner, snap *directory.Snapshot, now time.Time) *planState {
-	st := &planState{pl: pl, byEmployee: map[string][]*directory.Person{}, taken: map[string]bool{}, names: map[string][2]string{}}
+	st := &planState{pl: pl, byEmployee: map[string][]*directory.Person{}, taken: map[string]bool{},
+		names: map[string][2]string{}, expired: map[string]*directory.Person{}}
 	for i := range snap.People {
 		p := snap.People[i] // a copy: planning changes it, the snapshot stays as read
-		st.taken[p.UID] = true
+		if p.Revoked && !pl.embargoed(&p, now) {
+			st.expired[p.UID] = &p
+		} else {
+			st.taken[p.UID] = true
+		}
 		if p.EmployeeID != "" {
 			st.byEmployee[p.EmployeeID] = append(st.byEmployee[p.EmployeeID], &p)
 		}
@@ -210,6 +239,11 @@ func (st *planState) hire(p *Plan, e *Entry) {
 		return
 	}
 	st.taken[uid] = true
+	if old, ok := st.expired[uid]; ok {
+		delete(st.expired, uid)
+		p.Ops = append(p.Ops, st.op(OpPurge, e, uid, fmt.Sprintf("the name of employee %s's account, revoked %s, is free again (reuse embargo %s)",
+			old.EmployeeID, old.RevokedAt.In(st.pl.Rules.Location).Format("2006-01-02"), st.pl.Rules.Username.ReuseEmbargo)))
+	}
 	create := st.op(OpCreate, e, uid, "")
 	person := create.Person()
 	person.Groups, person.MustChange = nil, true

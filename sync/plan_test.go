@@ -234,3 +234,39 @@ func TestPlanner_Applications(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanner_ReuseEmbargo(t *testing.T) {
+	r := exampleRules(t)
+	pl := &Planner{Rules: r, Layout: layout}
+	ict := func(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, r.Location) }
+	tomb := directory.Person{UID: "quoctrang", EmployeeID: "OLD", Revoked: true, RevokedAt: ict(2025, 11, 23, 10)}
+	tests := []struct {
+		name    string
+		embargo rules.Period
+		revoked time.Time
+		now     time.Time
+		want    string
+	}{
+		{"within the 12 months", rules.Period{Months: 12}, tomb.RevokedAt, ict(2026, 11, 23, 23), "create:trangnq"},
+		{"the day after the corresponding day", rules.Period{Months: 12}, tomb.RevokedAt, ict(2026, 11, 24, 0), "purge_tombstone:quoctrang create:quoctrang"},
+		{"revocation date unknown: held for good", rules.Period{Months: 12}, time.Time{}, ict(2030, 1, 1, 0), "create:trangnq"},
+		{"no embargo", rules.Period{}, ict(2026, 11, 22, 10), ict(2026, 11, 22, 10).Add(time.Minute), "purge_tombstone:quoctrang create:quoctrang"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pl.Rules.Username.ReuseEmbargo = tt.embargo
+			old := tomb
+			old.RevokedAt = tt.revoked
+			p := pl.Plan([]Entry{hire(1, "NEW", "Nguyễn Quốc Trạng", "sotttt")}, &directory.Snapshot{People: []directory.Person{old}}, tt.now)
+			var got []string
+			for _, o := range p.Ops {
+				if o.Kind == OpPurge || o.Kind == OpCreate {
+					got = append(got, string(o.Kind)+":"+o.UID)
+				}
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("ops %v, want %s", got, tt.want)
+			}
+		})
+	}
+}

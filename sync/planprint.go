@@ -20,6 +20,8 @@ func (p *Plan) WriteTable(w io.Writer) error {
 			detail = strings.Join(nonEmpty(o.Name, o.Title, o.Mail, strings.Join(o.Applications, ",")), ", ")
 		case OpIssueCredentials:
 			detail = "first password in a sealed letter; must change at first login"
+		case OpPurge:
+			detail = "delete the old tombstone"
 		case OpGroups:
 			detail = strings.Join(nonEmpty(prefixed("join ", o.Join), prefixed("leave ", o.Leave)), "; ")
 		}
