@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,16 +36,20 @@ type TreeEnsurer interface {
 // Engine ties the journal, the planner, the applier and the audit log to
 // one state directory, which it locks.
 type Engine struct {
-	cfg     Config
-	rules   *rules.Rules
-	dir     Directory
-	planner *Planner
-	applier *Applier
-	journal *Journal
-	audit   *Audit
-	lock    *os.File
-	now     func() time.Time
-	log     zerolog.Logger
+	cfg    Config
+	dir    Directory
+	layout directory.Config
+	// rules is swapped by SetRules when the config is reloaded; each batch
+	// reads it once and keeps it to its end.
+	rules atomic.Pointer[rules.Rules]
+	// treeStale asks Run to check the tree against the rules again.
+	treeStale atomic.Bool
+	applier   Applier // a template: each batch copies it with its rules
+	journal   *Journal
+	audit     *Audit
+	lock      *os.File
+	now       func() time.Time
+	log       zerolog.Logger
 }
 
 // Options are the parts an Engine is built from.
@@ -104,13 +109,13 @@ func Open(o Options) (*Engine, error) {
 		log.Warn().Msg("audit log ended in a torn write from a crash; it was cut off")
 	}
 	e := &Engine{
-		cfg: c, rules: o.Rules, dir: o.Directory, journal: journal, audit: audit, lock: lock, now: now, log: log,
-		planner: &Planner{Rules: o.Rules, Layout: o.Layout},
+		cfg: c, dir: o.Directory, layout: o.Layout, journal: journal, audit: audit, lock: lock, now: now, log: log,
+		applier: Applier{
+			Dir: o.Directory, Letters: &Letters{Dir: c.Letters()}, Audit: audit,
+			Rand: o.Rand, Now: now, Log: log, Parallel: o.Parallel,
+		},
 	}
-	e.applier = &Applier{
-		Dir: o.Directory, Rules: o.Rules, Letters: &Letters{Dir: c.Letters()}, Audit: audit,
-		Rand: o.Rand, Now: now, Log: log, Parallel: o.Parallel,
-	}
+	e.rules.Store(o.Rules)
 	return e, nil
 }
 
@@ -122,6 +127,18 @@ func (e *Engine) Close() error {
 	return errors.Join(e.journal.Close(), e.audit.Close(), e.lock.Close())
 }
 
+// SetRules swaps in the rules of a reloaded config: new units, usernames,
+// password profile, applications. A batch under way finishes with the old
+// ones; Run then brings the tree in line with the new ones (a new unit's
+// entry, a new application's group) before the next batch.
+func (e *Engine) SetRules(r *rules.Rules) {
+	e.rules.Store(r)
+	e.treeStale.Store(true)
+}
+
+// Rules returns the rules in force.
+func (e *Engine) Rules() *rules.Rules { return e.rules.Load() }
+
 // Journal returns the engine's journal.
 func (e *Engine) Journal() *Journal { return e.journal }
 
@@ -132,7 +149,7 @@ func (e *Engine) EnsureTree(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	created, err := t.EnsureTree(ctx, e.rules)
+	created, err := t.EnsureTree(ctx, e.Rules())
 	for _, c := range created {
 		if _, aerr := e.audit.Append(AuditRecord{Time: e.now(), Action: "ensure", DN: c.DN, Reason: c.What, Source: "config"}); aerr != nil {
 			return aerr
@@ -175,7 +192,7 @@ func (e *Engine) Ingest(path string, move bool) (*IngestResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
-	batch, err := Parse(path, data, SourceInbox, e.rules, e.now())
+	batch, err := Parse(path, data, SourceInbox, e.Rules(), e.now())
 	if err != nil {
 		return nil, err
 	}
@@ -232,8 +249,11 @@ func (e *Engine) Process(ctx context.Context) (*Plan, Report, error) {
 	if err != nil {
 		return nil, Report{}, fmt.Errorf("sync: read directory: %w", err)
 	}
-	plan := e.planner.Plan(pending, snap, e.now())
-	res, rep, err := e.applier.Apply(ctx, plan)
+	r := e.Rules()
+	plan := (&Planner{Rules: r, Layout: e.layout}).Plan(pending, snap, e.now())
+	applier := e.applier
+	applier.Rules = r
+	res, rep, err := applier.Apply(ctx, plan)
 	if rerr := e.journal.Resolve(res, e.now()); rerr != nil {
 		return plan, rep, errors.Join(err, rerr)
 	}
@@ -276,7 +296,7 @@ func (e *Engine) setAsideRefused(pending []Entry, res []Resolution) error {
 	if buf.Len() == 0 {
 		return nil
 	}
-	name := "refused-" + e.now().In(e.rules.Location).Format("2006-01-02") + ".jsonl"
+	name := "refused-" + e.now().In(e.Rules().Location).Format("2006-01-02") + ".jsonl"
 	f, err := os.OpenFile(filepath.Join(e.cfg.InboxDir(), "rejected", name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return err
@@ -335,11 +355,11 @@ func (e *Engine) ReadyFiles(wall time.Time) (ready, other []string, err error) {
 func (e *Engine) Run(ctx context.Context) error {
 	backoff := e.cfg.RetryMin.Std()
 	var retryAt, dueAt time.Time
-	treeReady := false
+	e.treeStale.Store(true)
 	dirty := true // pending events left by an earlier run are processed at once
 	poll := time.NewTicker(e.cfg.Inbox.Poll.Std())
 	defer poll.Stop()
-	sched, err := startScheduler(ctx, e.rules.Location, e.log, []job{
+	sched, err := startScheduler(ctx, e.Rules().Location, e.log, []job{
 		{name: "tree", spec: e.cfg.Schedule.Tree, run: e.EnsureTree},
 	})
 	if err != nil {
@@ -370,8 +390,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		if !dueAt.IsZero() && !e.now().Before(dueAt) {
 			dirty = true
 		}
-		if dirty && !wall.Before(retryAt) {
-			err := e.step(ctx, &treeReady, &dueAt)
+		if (dirty || e.treeStale.Load()) && !wall.Before(retryAt) {
+			err := e.step(ctx, &dueAt)
 			switch {
 			case ctx.Err() != nil:
 				return nil
@@ -391,13 +411,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// step prepares the tree once, then processes pending events.
-func (e *Engine) step(ctx context.Context, treeReady *bool, dueAt *time.Time) error {
-	if !*treeReady {
+// step brings the tree in line with the rules when they are new, then
+// processes pending events.
+func (e *Engine) step(ctx context.Context, dueAt *time.Time) error {
+	if e.treeStale.Swap(false) {
 		if err := e.EnsureTree(ctx); err != nil {
+			e.treeStale.Store(true)
 			return err
 		}
-		*treeReady = true
 	}
 	plan, _, err := e.Process(ctx)
 	if plan != nil {

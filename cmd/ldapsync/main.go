@@ -57,6 +57,8 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// hup, when set, replaces SIGHUP for run (tests).
+	hup chan os.Signal
 }
 
 func main() {

@@ -3,6 +3,12 @@ package main
 import (
 	"context"
 	"flag"
+	"os"
+	"os/signal"
+	"reflect"
+	"syscall"
+
+	"github.com/rs/zerolog"
 
 	"github.com/ldapsync/ldapsync/sync"
 )
@@ -17,7 +23,11 @@ inbox for done/ once its events are journaled; its rejected rows go to
 rejected/ with the reasons. Events not yet effective wait in the journal
 until 00:00 of their effective date (rules.timezone). When the directory is
 unreachable, events wait in the journal and are retried with back-off.
-SIGINT or SIGTERM stop it cleanly.`,
+SIGINT or SIGTERM stop it cleanly. SIGHUP reloads the config file: if it is
+valid, its rules (units, usernames, password profile, applications) take
+effect from the next batch and the directory tree is brought in line; the
+directory, sync and log sections take effect at the next restart. If it is
+not valid, the running config stays and the problems are logged.`,
 		run: func(ctx context.Context, a *app, fs *flag.FlagSet, args []string) int {
 			c := a.commonFlags(fs)
 			if code := a.parse(fs, args); code >= 0 {
@@ -48,6 +58,18 @@ SIGINT or SIGTERM stop it cleanly.`,
 				return a.fail(exitFailure, "%v", err)
 			}
 			defer eng.Close()
+			hup, stop := a.hangups()
+			defer stop()
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						reload(*c.config, l, eng, log)
+					}
+				}
+			}()
 			if err := eng.Run(ctx); err != nil {
 				log.Error().Err(err).Msg("daemon stopped")
 				return exitFailure
@@ -56,4 +78,46 @@ SIGINT or SIGTERM stop it cleanly.`,
 			return exitOK
 		},
 	})
+}
+
+// hangups returns the channel SIGHUP arrives on, and a function that stops
+// delivering it. Tests set app.hup to send their own.
+func (a *app) hangups() (<-chan os.Signal, func()) {
+	if a.hup != nil {
+		return a.hup, func() {}
+	}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	return ch, func() { signal.Stop(ch) }
+}
+
+// reload reads the config file again. A valid one's rules replace the
+// running ones; the sections the daemon was built from (directory, sync,
+// log) are compared with running's and, when they differ, the log says a
+// restart is needed. An invalid one changes nothing.
+func reload(path string, running *loaded, eng *sync.Engine, log zerolog.Logger) {
+	l, err := loadConfig(path)
+	if err != nil {
+		log.Error().Err(err).Msg("config reload failed; the running config stays")
+		return
+	}
+	eng.SetRules(l.Rules)
+	var restart []string
+	for _, s := range []struct {
+		name     string
+		old, new any
+	}{
+		{"directory", running.Cfg.Directory, l.Cfg.Directory},
+		{"sync", running.Cfg.Sync, l.Cfg.Sync},
+		{"log", running.Cfg.Log, l.Cfg.Log},
+	} {
+		if !reflect.DeepEqual(s.old, s.new) {
+			restart = append(restart, s.name)
+		}
+	}
+	if len(restart) > 0 {
+		log.Warn().Strs("restart_needed", restart).Msg("config reloaded: its rules are in force; these sections take effect at the next restart")
+		return
+	}
+	log.Info().Msg("config reloaded: its rules are in force")
 }
