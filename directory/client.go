@@ -49,6 +49,11 @@ var (
 	ErrNotFound = errors.New("no such person")
 	// ErrClosed is an operation on a closed Client.
 	ErrClosed = errors.New("client closed")
+	// ErrConnect marks a connection that opened but cannot be used: the
+	// service account's bind was refused (its password rotated?) or TLS
+	// failed (a certificate that does not verify). It says nothing about
+	// the request, and no retry cures it; an administrator must.
+	ErrConnect = errors.New("cannot connect as the service account")
 )
 
 // Back-off between retries: it starts at retryInitial and doubles up to
@@ -193,7 +198,7 @@ func (e *handshakeError) Error() string {
 	return e.err.Error() + " (check directory.tls.ca_file and directory.tls.server_name)"
 }
 
-func (e *handshakeError) Unwrap() error { return e.err }
+func (e *handshakeError) Unwrap() []error { return []error{e.err, ErrConnect} }
 
 // connLost is the error of an operation whose connection closed under it:
 // go-ldap then reports the read error only as text ("unable to read LDAP
@@ -275,6 +280,9 @@ func (c *Client) connect(ctx context.Context) (*ldap.Conn, error) {
 	err = runOn(ctx, conn, func() error { return conn.Bind(c.cfg.BindDN, c.pw.Reveal()) })
 	if err != nil {
 		_ = conn.Close()
+		if !transient(err) {
+			return nil, fmt.Errorf("bind %q: %w: %w", c.cfg.BindDN, ErrConnect, err)
+		}
 		return nil, fmt.Errorf("bind %q: %w", c.cfg.BindDN, err)
 	}
 	c.log.Debug().Str("url", c.cfg.URL).Str("dn", c.cfg.BindDN).Msg("connected")

@@ -33,12 +33,13 @@ func TestDial(t *testing.T) {
 		name    string
 		edit    func(*directory.Config)
 		wantErr string // "" for success
+		is      error  // the sentinel the error wraps, if any
 	}{
-		{"service account", func(*directory.Config) {}, ""},
-		{"wrong password", func(c *directory.Config) { c.BindPassword = secret.Source{File: wrongFile} }, `directory: bind "cn=ldapsync,ou=services,`},
-		{"missing password variable", func(c *directory.Config) { c.BindPassword = secret.Source{Env: "LDAPSYNC_TEST_UNSET"} }, "LDAPSYNC_TEST_UNSET is not set"},
-		{"invalid config", func(c *directory.Config) { c.URL = "" }, "directory.url: required"},
-		{"nothing listening", func(c *directory.Config) { c.URL = "ldap://127.0.0.1:1" }, "directory: connect ldap://127.0.0.1:1"},
+		{"service account", func(*directory.Config) {}, "", nil},
+		{"wrong password", func(c *directory.Config) { c.BindPassword = secret.Source{File: wrongFile} }, `directory: bind "cn=ldapsync,ou=services,`, directory.ErrConnect},
+		{"missing password variable", func(c *directory.Config) { c.BindPassword = secret.Source{Env: "LDAPSYNC_TEST_UNSET"} }, "LDAPSYNC_TEST_UNSET is not set", nil},
+		{"invalid config", func(c *directory.Config) { c.URL = "" }, "directory.url: required", nil},
+		{"nothing listening", func(c *directory.Config) { c.URL = "ldap://127.0.0.1:1" }, "directory: connect ldap://127.0.0.1:1", directory.ErrUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +59,9 @@ func TestDial(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), wrong) {
 				t.Fatalf("error %q: want it to contain %q and no password", err, tt.wantErr)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %q does not wrap %v", err, tt.is)
 			}
 		})
 	}

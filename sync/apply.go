@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -191,9 +192,10 @@ func (r *applyRun) lane(ctx context.Context, ops []*Op) {
 	}
 }
 
-// failed handles the outcome of op: nil counts it; a failure that may
-// pass stops the run; any other fails op's event. It reports whether op
-// failed.
+// failed handles the outcome of op: nil counts it; a failure that says
+// nothing about the event (see stopsRun) stops the run and leaves the event
+// pending; any other is the directory refusing the change, which fails
+// op's event. It reports whether op failed.
 func (r *applyRun) failed(ctx context.Context, op *Op, err error) bool {
 	if err == nil {
 		r.mu.Lock()
@@ -201,7 +203,7 @@ func (r *applyRun) failed(ctx context.Context, op *Op, err error) bool {
 		r.mu.Unlock()
 		return false
 	}
-	if ctx.Err() != nil || transient(err) || errors.Is(err, errAudit) {
+	if ctx.Err() != nil || stopsRun(err) {
 		r.mu.Lock()
 		if r.err == nil {
 			r.err = err
@@ -231,7 +233,7 @@ func (r *applyRun) groups(ctx context.Context) {
 		return
 	}
 	err := r.Dir.ChangeGroups(ctx, groupChanges(r.deferred))
-	if err != nil && transient(err) {
+	if err != nil && stopsRun(err) {
 		r.failed(ctx, r.deferred[0], err)
 		return
 	}
@@ -310,11 +312,16 @@ func groupDetail(op *Op) map[string]string {
 	return d
 }
 
-// transient reports whether a directory error may pass on a retry: the
-// directory was unreachable, busy or timed out (for longer than its own
-// retries), as opposed to refusing the change itself.
-func transient(err error) bool {
-	return errors.Is(err, directory.ErrUnavailable)
+// stopsRun reports whether err says nothing about the event it came from,
+// so that the event must wait in the journal rather than fail: the
+// directory was unreachable or busy (for longer than its own retries), a
+// connection could not be used (the service account's password rotated, a
+// certificate that no longer verifies), or a local write failed (a sealed
+// letter, the audit log: a full disk). Anything else is the directory
+// refusing the change itself.
+func stopsRun(err error) bool {
+	return errors.Is(err, directory.ErrUnavailable) || errors.Is(err, directory.ErrConnect) ||
+		errors.Is(err, directory.ErrClosed) || errors.Is(err, errLocal)
 }
 
 // record writes the audit record of an event that needed no operation.
@@ -357,10 +364,10 @@ func (a *Applier) run(ctx context.Context, op *Op) error {
 	return a.audit(op, detail)
 }
 
-// errAudit marks a failure to write the audit log: the run stops and the
-// event stays pending (its replay finds the change made and records that),
-// rather than failing an event whose change was made.
-var errAudit = errors.New("audit log")
+// errLocal marks a failed local write (the audit log, a sealed letter): the
+// run stops and the event stays pending (a replay finds what was made and
+// records it), rather than failing an event the directory did not refuse.
+var errLocal = errors.New("local write failed")
 
 // audit records an operation that ran.
 func (a *Applier) audit(op *Op, detail map[string]string) error {
@@ -372,7 +379,7 @@ func (a *Applier) audit(op *Op, detail map[string]string) error {
 		EventID: op.EventID, Source: op.Source, Reason: string(op.Type), Article: op.Article,
 		RequestedBy: op.event.RequestedBy, Detail: detail,
 	}); err != nil {
-		return fmt.Errorf("%w: %w", errAudit, err)
+		return fmt.Errorf("%w: audit log: %w", errLocal, err)
 	}
 	a.Log.Debug().Str("op", string(op.Kind)).Str("uid", op.UID).Str("event_id", op.EventID).Msg("applied")
 	return nil
@@ -397,9 +404,17 @@ func (a *Applier) issue(ctx context.Context, op *Op) (string, error) {
 		FullName: op.Name, Unit: unit, Password: pw, Profile: a.Rules.Password,
 	})
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", errLocal, err)
 	}
 	if err := a.Dir.SetPassword(ctx, op.DN, pw); err != nil {
+		if !stopsRun(err) {
+			// Refused for good: the password in the letter was never set
+			// and never will be, so the letter must not reach anyone.
+			if rerr := os.Remove(path); rerr != nil {
+				return "", errors.Join(err, fmt.Errorf("%w: void the letter %s: %w", errLocal, path, rerr))
+			}
+			return "", fmt.Errorf("%w (its letter was voided)", err)
+		}
 		return "", err
 	}
 	return path, nil

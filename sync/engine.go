@@ -238,13 +238,41 @@ func moveFile(from, to string) error {
 }
 
 // Process plans the pending events against a fresh snapshot and applies
-// the plan, journaling the outcome of every event it finished. It returns
-// the plan so a caller can report it.
+// the plan, journaling the outcome of every event it finished. It goes
+// round again, with a fresh snapshot, while a round finished some events
+// and others that are not held remain: a person's later events wait for
+// the group changes of an earlier one, which end a run. It returns the
+// last round's plan and the counts of all rounds.
 func (e *Engine) Process(ctx context.Context) (*Plan, Report, error) {
-	pending := e.journal.Pending()
-	if len(pending) == 0 {
-		return &Plan{}, Report{}, nil
+	plan, total := &Plan{}, Report{}
+	for {
+		pending := e.journal.Pending()
+		if len(pending) == 0 {
+			break
+		}
+		p, rep, err := e.processOnce(ctx, pending)
+		if p != nil {
+			plan = p
+		}
+		total.Applied += rep.Applied
+		total.Satisfied += rep.Satisfied
+		total.Refused += rep.Refused
+		total.Done += rep.Done
+		total.Held = rep.Held
+		if err != nil {
+			e.logBatch(total)
+			return plan, total, err
+		}
+		if finished := rep.Done + rep.Refused; finished == 0 || len(pending)-finished <= rep.Held {
+			break
+		}
 	}
+	e.logBatch(total)
+	return plan, total, nil
+}
+
+// processOnce runs one round of Process over pending.
+func (e *Engine) processOnce(ctx context.Context, pending []Entry) (*Plan, Report, error) {
 	snap, err := e.dir.Snapshot(ctx)
 	if err != nil {
 		return nil, Report{}, fmt.Errorf("sync: read directory: %w", err)
@@ -254,12 +282,20 @@ func (e *Engine) Process(ctx context.Context) (*Plan, Report, error) {
 	applier := e.applier
 	applier.Rules = r
 	res, rep, err := applier.Apply(ctx, plan)
-	if rerr := e.journal.Resolve(res, e.now()); rerr != nil {
-		return plan, rep, errors.Join(err, rerr)
-	}
+	// Refused events go to rejected/ before the journal says so: after a
+	// crash in between, a line written twice beats one never written.
 	if werr := e.setAsideRefused(pending, res); werr != nil {
 		e.log.Error().Err(werr).Msg("cannot write the refused events to rejected/")
 	}
+	if rerr := e.journal.Resolve(res, e.now()); rerr != nil {
+		return plan, rep, errors.Join(err, rerr)
+	}
+	return plan, rep, err
+}
+
+// logBatch logs one line per Process with its counts and the audit head,
+// which anchors the hash chain outside the file.
+func (e *Engine) logBatch(rep Report) {
 	ev := e.log.Info()
 	if rep.Applied == 0 && rep.Refused == 0 {
 		ev = e.log.Debug()
@@ -267,7 +303,6 @@ func (e *Engine) Process(ctx context.Context) (*Plan, Report, error) {
 	seq, head := e.audit.Head()
 	ev.Int("applied", rep.Applied).Int("done", rep.Done).Int("refused", rep.Refused).Int("held", rep.Held).
 		Uint64("audit_seq", seq).Str("audit_head", head).Msg("batch processed")
-	return plan, rep, err
 }
 
 // setAsideRefused appends the events res fails to
@@ -351,7 +386,9 @@ func (e *Engine) ReadyFiles(wall time.Time) (ready, other []string, err error) {
 
 // Run watches the inbox and processes events until ctx ends. Directory
 // failures are retried with exponential back-off; nothing is lost while the
-// directory is down, because events wait in the journal.
+// directory is down, because events wait in the journal. It returns an
+// error only when the journal can no longer be written (a full or failing
+// disk): restarting repairs it.
 func (e *Engine) Run(ctx context.Context) error {
 	backoff := e.cfg.RetryMin.Std()
 	var retryAt, dueAt time.Time
@@ -389,6 +426,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		if !dueAt.IsZero() && !e.now().Before(dueAt) {
 			dirty = true
+		}
+		if err := e.journal.Err(); err != nil {
+			return err // the journal cannot take more: restart to repair it
 		}
 		if (dirty || e.treeStale.Load()) && !wall.Before(retryAt) {
 			err := e.step(ctx, &dueAt)

@@ -290,3 +290,70 @@ func TestEngine_RefusedEventsAreSetAside(t *testing.T) {
 		t.Errorf("groups %v after the fixed event", p.Groups)
 	}
 }
+
+// Two events for one person in one file: the second waits for the first's
+// group changes, and Process goes round again for it, in the same call.
+func TestEngine_SeveralEventsForOnePerson(t *testing.T) {
+	f := newFakeDir()
+	e, cfg := newEngine(t, f, t0)
+	drop(t, cfg, "a.csv", header+row("E1", "NV1", "Nguyễn Quốc Trạng", "sotttt")+row("E2", "NV1", "Nguyễn Quốc Trạng", "sotttt"))
+	drop(t, cfg, "b.jsonl", `{"event_id":"A1","type":"applications","effective":"2026-11-02","employee_id":"nv1","applications":"-eoffice;+baocao"}`+"\n")
+	ingestAll(t, e)
+	_, rep, err := e.Process(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.Journal().Pending()); n != 0 || rep.Done != 3 {
+		t.Fatalf("pending %d, report %+v; want all 3 events done in one Process", n, rep)
+	}
+	p := f.people[personDN("quoctrang")]
+	if len(f.people) != 1 || strings.Join(p.Groups, ",") != "baocao,mail" || !p.Active {
+		t.Errorf("people %d, groups %v active %v", len(f.people), p.Groups, p.Active)
+	}
+	if n := f.calls["SetPassword "+personDN("quoctrang")]; n != 1 {
+		t.Errorf("first password set %d times, want once", n)
+	}
+}
+
+// A connection the directory will not let ldapsync use (its password was
+// rotated) says nothing about the events: they wait, none is refused.
+func TestEngine_ServiceBindFailureKeepsEventsPending(t *testing.T) {
+	f := newFakeDir()
+	e, cfg := newEngine(t, f, t0)
+	drop(t, cfg, "a.csv", header+row("E1", "NV1", "Nguyễn Quốc Trạng", "sotttt")+row("E2", "NV2", "Lê Văn Tuấn", "sotttt"))
+	ingestAll(t, e)
+	f.failOn["AddPerson "+personDN("quoctrang")] = true
+	f.failWith["AddPerson "+personDN("quoctrang")] = fmt.Errorf("directory: bind: %w: LDAP Result Code 49", directory.ErrConnect)
+	_, rep, err := e.Process(context.Background())
+	if !errors.Is(err, directory.ErrConnect) || rep.Refused != 0 {
+		t.Fatalf("err %v report %+v; want the run stopped, nothing refused", err, rep)
+	}
+	if n := len(e.Journal().Pending()); n != 2 {
+		t.Errorf("pending %d, want 2", n)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.InboxDir(), "rejected", "refused-2026-11-23.jsonl")); !os.IsNotExist(err) {
+		t.Error("events were set aside as refused")
+	}
+}
+
+// A password the directory refuses for good was never set: its letter is
+// voided, so no unit receives a password that does not work.
+func TestEngine_VoidsTheLetterOfARefusedPassword(t *testing.T) {
+	f := newFakeDir()
+	e, cfg := newEngine(t, f, t0)
+	drop(t, cfg, "a.csv", header+row("E1", "NV1", "Nguyễn Quốc Trạng", "sotttt"))
+	ingestAll(t, e)
+	f.failOn["SetPassword "+personDN("quoctrang")] = true
+	f.failWith["SetPassword "+personDN("quoctrang")] = fmt.Errorf("directory: set password: %w", directory.ErrAccountLocked)
+	_, rep, err := e.Process(context.Background())
+	if err != nil || rep.Refused != 1 {
+		t.Fatalf("err %v report %+v", err, rep)
+	}
+	if m, _ := filepath.Glob(filepath.Join(cfg.Letters(), "sotttt", "*.txt")); len(m) != 0 {
+		t.Errorf("letters left: %v", m)
+	}
+	refused, _ := os.ReadFile(filepath.Join(cfg.InboxDir(), "rejected", "refused-2026-11-23.jsonl"))
+	if !strings.Contains(string(refused), "its letter was voided") {
+		t.Errorf("refused file:\n%s", refused)
+	}
+}

@@ -64,6 +64,10 @@ type Journal struct {
 	next    uint64
 	keys    map[string]*keyState
 	pending map[uint64]*Entry
+	// err is sticky: after a failed write the file may end in part of a
+	// batch, and writing after it would bury the damage or reuse sequence
+	// numbers. Reopening cuts a torn tail off.
+	err error
 }
 
 // OpenJournal opens or creates the journal at path. A torn last line, left
@@ -230,16 +234,29 @@ func (j *Journal) Pending() []Entry {
 func (j *Journal) Close() error { return j.f.Close() }
 
 func (j *Journal) write(b []byte) error {
+	if j.err != nil {
+		return j.err
+	}
 	if len(b) == 0 {
 		return nil
 	}
 	if _, err := j.f.Write(b); err != nil {
-		return fmt.Errorf("journal: write: %w", err)
+		j.err = fmt.Errorf("journal: write: %w (restart ldapsync: a torn write is cut off at start)", err)
+		return j.err
 	}
 	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("journal: fsync: %w", err)
+		j.err = fmt.Errorf("journal: fsync: %w (restart ldapsync: a torn write is cut off at start)", err)
+		return j.err
 	}
 	return nil
+}
+
+// Err returns the error that stopped the journal, if one did: nothing more
+// can be written until the process restarts.
+func (j *Journal) Err() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
 }
 
 func appendLine(buf *bytes.Buffer, l journalLine) error {

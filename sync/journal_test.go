@@ -163,3 +163,24 @@ func TestJournal_DamageBeforeTheEndIsAnError(t *testing.T) {
 		t.Fatal("open of a journal damaged in its first line succeeded")
 	}
 }
+
+func TestJournal_WriteErrorIsSticky(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j := openJournal(t, path)
+	if _, err := j.Add([]Event{testEvent("E1", "NV1")}, t0); err != nil {
+		t.Fatal(err)
+	}
+	j.f.Close() // the next write fails, as on a failing disk
+	if _, err := j.Add([]Event{testEvent("E2", "NV2")}, t0); err == nil {
+		t.Fatal("write to a closed file succeeded")
+	}
+	if j.Err() == nil {
+		t.Fatal("Err() is nil after a failed write")
+	}
+	if err := j.Resolve([]Resolution{{Seq: 1, Status: Done}}, t0); err == nil {
+		t.Error("Resolve after a failed write succeeded")
+	}
+	if n := len(j.Pending()); n != 1 {
+		t.Errorf("pending = %d, want 1: the failed batch must not count", n)
+	}
+}

@@ -126,6 +126,10 @@ func (pl *Planner) Plan(entries []Entry, snap *directory.Snapshot, now time.Time
 	return p
 }
 
+// fold is how LDAP compares uid and employeeNumber (caseIgnoreMatch): the
+// planner's keys for both.
+func fold(s string) string { return strings.ToLower(s) }
+
 // embargoed reports whether the revoked account p still holds its name at
 // now. The embargo is a period counted as the Civil Code counts (Art.
 // 147-148): from the day after the revocation to 24:00 of the
@@ -156,28 +160,31 @@ type planState struct {
 	// expired are the tombstones whose reuse embargo is over: their names
 	// are free, once the tombstone is purged.
 	expired map[string]*directory.Person
+	now     time.Time
 }
 
 func newPlanState(pl *Planner, snap *directory.Snapshot, now time.Time) *planState {
 	st := &planState{pl: pl, byEmployee: map[string][]*directory.Person{}, taken: map[string]bool{},
-		names: map[string][2]string{}, expired: map[string]*directory.Person{}}
+		names: map[string][2]string{}, expired: map[string]*directory.Person{}, now: now}
 	for i := range snap.People {
 		p := snap.People[i] // a copy: planning changes it, the snapshot stays as read
 		if p.Revoked && !pl.embargoed(&p, now) {
-			st.expired[p.UID] = &p
+			st.expired[fold(p.UID)] = &p
 		} else {
-			st.taken[p.UID] = true
+			st.taken[fold(p.UID)] = true
 		}
 		if p.EmployeeID != "" {
-			st.byEmployee[p.EmployeeID] = append(st.byEmployee[p.EmployeeID], &p)
+			k := fold(p.EmployeeID)
+			st.byEmployee[k] = append(st.byEmployee[k], &p)
 		}
 	}
 	for _, a := range snap.Accounts {
-		st.taken[a] = true
+		st.taken[fold(a)] = true
 	}
 	for _, u := range pl.Rules.Units.All() {
 		st.taken[u.Account()] = true
 	}
+	// The allocator hands out lower-case names only.
 	st.alloc = rules.NewAllocator(pl.Rules.Username, func(u string) bool { return st.taken[u] })
 	return st
 }
@@ -187,7 +194,7 @@ func (st *planState) hire(p *Plan, e *Entry) {
 	refuse := func(format string, args ...any) {
 		p.Refused = append(p.Refused, Outcome{Seq: e.Seq, Event: ev, Status: Failed, Reason: fmt.Sprintf(format, args...)})
 	}
-	switch existing := st.byEmployee[ev.EmployeeID]; len(existing) {
+	switch existing := st.byEmployee[fold(ev.EmployeeID)]; len(existing) {
 	case 0:
 	case 1:
 		// NT 2.1: exactly one account per person. A repeated hire, or a
@@ -203,6 +210,7 @@ func (st *planState) hire(p *Plan, e *Entry) {
 			// A locked account gets a password only by being restored.
 		case acct.PasswordChanged.IsZero():
 			p.Ops = append(p.Ops, st.op(OpIssueCredentials, e, acct.UID, "account exists without a password: first password not yet issued"))
+			acct.PasswordChanged, acct.MustChange = st.now, true
 		case !acct.MustChange && acct.LastLogin.IsZero():
 			// Setting a first password is two writes (slapd clears pwdReset
 			// on every password change, so the flag must come after). A
@@ -210,6 +218,7 @@ func (st *planState) hire(p *Plan, e *Entry) {
 			// earlier issue was cut short between them: issue anew, which
 			// rewrites the same letter.
 			p.Ops = append(p.Ops, st.op(OpIssueCredentials, e, acct.UID, "password set but never used and not flagged for change: the earlier issue was cut short"))
+			acct.MustChange = true
 		}
 		// The memberships the hire asked for (a replay finds them missing
 		// if the run stopped before its group changes); a repeated hire
@@ -246,8 +255,10 @@ func (st *planState) hire(p *Plan, e *Entry) {
 	}
 	create := st.op(OpCreate, e, uid, "")
 	person := create.Person()
-	person.Groups, person.MustChange = nil, true
-	st.byEmployee[ev.EmployeeID] = []*directory.Person{&person}
+	// As the directory will hold it: a first password to change, so a
+	// second hire of the same person in this batch is satisfied.
+	person.Groups, person.PasswordChanged, person.MustChange = nil, st.now, true
+	st.byEmployee[fold(ev.EmployeeID)] = []*directory.Person{&person}
 	p.Ops = append(p.Ops, create, st.op(OpIssueCredentials, e, uid, ""))
 	st.setGroups(p, e, &person, true, ev.Applications)
 }
@@ -297,7 +308,7 @@ func (st *planState) account(p *Plan, e *Entry) *directory.Person {
 	refuse := func(format string, args ...any) {
 		p.Refused = append(p.Refused, Outcome{Seq: e.Seq, Event: ev, Status: Failed, Reason: fmt.Sprintf(format, args...)})
 	}
-	switch accts := st.byEmployee[ev.EmployeeID]; {
+	switch accts := st.byEmployee[fold(ev.EmployeeID)]; {
 	case len(accts) == 0:
 		refuse("employee %s has no account", ev.EmployeeID)
 	case len(accts) > 1:

@@ -270,3 +270,19 @@ func TestPlanner_ReuseEmbargo(t *testing.T) {
 		})
 	}
 }
+
+// LDAP compares uid and employeeNumber ignoring case; so does the planner.
+func TestPlanner_IgnoresCase(t *testing.T) {
+	pl := &Planner{Rules: exampleRules(t), Layout: layout}
+	snap := &directory.Snapshot{
+		People:   []directory.Person{{UID: "VANTUAN", EmployeeID: "OTHER"}, {UID: "tuanlv", EmployeeID: "nt-002", PasswordChanged: t0, MustChange: true, Active: true}},
+		Accounts: []string{"QuocTrang"},
+	}
+	p := pl.Plan([]Entry{hire(1, "NT-001", "Nguyễn Quốc Trạng", "sotttt"), hire(2, "NT-002", "Lê Văn Tuấn", "sotttt"), hire(3, "NT-003", "Lê Văn Tuấn", "sotttt")}, snap, t0)
+	if got := strings.Join(uids(p.Ops, OpCreate), " "); got != "trangnq tuanlv.sotttt" {
+		t.Errorf("created %s, want trangnq and tuanlv.sotttt: QuocTrang, VANTUAN and tuanlv are taken", got)
+	}
+	if len(p.Satisfied) != 1 || p.Satisfied[0].Event.EmployeeID != "NT-002" {
+		t.Errorf("NT-002 is nt-002's account: satisfied %+v", p.Satisfied)
+	}
+}
