@@ -1,8 +1,10 @@
 # ldapsync — the two commands a newcomer needs are `make dev` and `make test`.
-# Both install what is missing first (Debian: slapd, ldap-utils).
+# Both install what is missing first (Debian: slapd, ldap-utils, and for the
+# race detector gcc and libc6-dev).
 
 GO       ?= go
-DEBS     := slapd ldap-utils
+# gcc and libc6-dev: go test -race needs cgo.
+DEBS     := slapd ldap-utils gcc libc6-dev
 BIN      := bin/ldapsync
 # sudo when not root; CI and containers run as root.
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

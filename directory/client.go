@@ -233,7 +233,7 @@ func (c *Client) open(ctx context.Context) (*ldap.Conn, error) {
 	d := &net.Dialer{Timeout: c.cfg.Timeout.Std()}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", c.cfg.URL, err)
+		return nil, fmt.Errorf("connect %s: %w", c.cfg.safeURL(), err)
 	}
 	if ldaps {
 		hctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout.Std())
@@ -247,9 +247,9 @@ func (c *Client) open(ctx context.Context) (*ldap.Conn, error) {
 			// tell one from the other.
 			var ne net.Error
 			if errors.As(err, &ne) || errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("connect %s: TLS handshake: %w", c.cfg.URL, err)
+				return nil, fmt.Errorf("connect %s: TLS handshake: %w", c.cfg.safeURL(), err)
 			}
-			return nil, fmt.Errorf("connect %s: TLS handshake: %w", c.cfg.URL, &handshakeError{err})
+			return nil, fmt.Errorf("connect %s: TLS handshake: %w", c.cfg.safeURL(), &handshakeError{err})
 		}
 		nc = tc
 	}
@@ -265,7 +265,7 @@ func (c *Client) open(ctx context.Context) (*ldap.Conn, error) {
 			if !ldap.IsErrorWithCode(err, ldap.ErrorNetwork) || strings.Contains(err.Error(), "TLS handshake failed") {
 				err = &handshakeError{err}
 			}
-			return nil, fmt.Errorf("connect %s: start TLS: %w", c.cfg.URL, err)
+			return nil, fmt.Errorf("connect %s: start TLS: %w", c.cfg.safeURL(), err)
 		}
 	}
 	return conn, nil
@@ -285,7 +285,7 @@ func (c *Client) connect(ctx context.Context) (*ldap.Conn, error) {
 		}
 		return nil, fmt.Errorf("bind %q: %w", c.cfg.BindDN, err)
 	}
-	c.log.Debug().Str("url", c.cfg.URL).Str("dn", c.cfg.BindDN).Msg("connected")
+	c.log.Debug().Str("url", c.cfg.safeURL()).Str("dn", c.cfg.BindDN).Msg("connected")
 	return conn, nil
 }
 

@@ -185,7 +185,7 @@ func (c Config) validateTLS(path string) field.List {
 		errs.Add(field.Join(p, "start_tls"), "not with ldaps://, which is TLS from the start")
 	case !ldaps && !c.TLS.StartTLS && !c.TLS.AllowPlaintext && !isLoopback(u.Hostname()):
 		errs.Add(field.Join(path, "url"), "%q is plain LDAP to a host that is not loopback: passwords would cross the network in clear; "+
-			"use ldaps://, or set tls.start_tls: true, or (on a network you trust) tls.allow_plaintext: true", c.URL)
+			"use ldaps://, or set tls.start_tls: true, or (on a network you trust) tls.allow_plaintext: true", c.safeURL())
 	}
 	if c.TLS.CAFile != "" {
 		if _, err := loadCAFile(c.TLS.CAFile); err != nil {
@@ -253,12 +253,23 @@ func (c Config) containers() []container {
 	}
 }
 
+// safeURL is URL as errors and logs may show it: a password written into
+// it (ldap://user:pass@host) is masked, and a URL that does not parse is
+// not repeated at all.
+func (c Config) safeURL() string {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return "(unreadable URL)"
+	}
+	return u.Redacted()
+}
+
 // endpoint returns the address to dial and whether the connection starts
 // with TLS.
 func (c Config) endpoint() (addr string, tls bool, err error) {
 	u, err := url.Parse(c.URL)
 	if err != nil {
-		return "", false, fmt.Errorf("%q is not a URL", c.URL)
+		return "", false, fmt.Errorf("%q is not a URL", c.safeURL())
 	}
 	port := "389"
 	switch u.Scheme {
@@ -266,13 +277,13 @@ func (c Config) endpoint() (addr string, tls bool, err error) {
 	case "ldaps":
 		port, tls = "636", true
 	default:
-		return "", false, fmt.Errorf("%q: scheme must be ldap or ldaps", c.URL)
+		return "", false, fmt.Errorf("%q: scheme must be ldap or ldaps", c.safeURL())
 	}
 	if u.Hostname() == "" {
-		return "", false, fmt.Errorf("%q: host is missing", c.URL)
+		return "", false, fmt.Errorf("%q: host is missing", c.safeURL())
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		return "", false, fmt.Errorf("%q: want scheme://host[:port] only", c.URL)
+		return "", false, fmt.Errorf("%q: want scheme://host[:port] only (no user or password in it: see bind_dn and bind_password)", c.safeURL())
 	}
 	if p := u.Port(); p != "" {
 		port = p

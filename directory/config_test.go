@@ -49,6 +49,9 @@ func TestConfig_Validate(t *testing.T) {
 			"directory.active_group: required",
 			"directory.timeout: must be above 0",
 		}},
+		{name: "a password in the URL is not repeated", edit: func(c *Config) { c.URL = "ldaps://admin:S3cretPw@ldap.ninhthuan.gov.vn" }, want: []string{
+			`directory.url: "ldaps://admin:xxxxx@ldap.ninhthuan.gov.vn": want scheme://host[:port] only`,
+		}},
 		{name: "plain ldap to localhost", edit: func(c *Config) { c.URL = "ldap://localhost" }},
 		{name: "plain ldap to ::1", edit: func(c *Config) { c.URL = "ldap://[::1]:389" }},
 		{name: "plain ldap to another host", edit: func(c *Config) { c.URL = "ldap://ldap.ninhthuan.gov.vn" }, want: []string{

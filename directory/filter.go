@@ -16,6 +16,3 @@ func eq(attr, value string) string {
 
 // and returns the conjunction of filters, which are already built.
 func and(filters ...string) string { return "(&" + strings.Join(filters, "") + ")" }
-
-// or returns the disjunction of filters, which are already built.
-func or(filters ...string) string { return "(|" + strings.Join(filters, "") + ")" }

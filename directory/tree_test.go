@@ -162,6 +162,7 @@ func TestClient_EnsureTree_policies(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
 	cfg := rules.DefaultConfig()
+	cfg.Units = []*rules.Unit{{Name: "Sở Nội vụ", Kind: rules.KindDepartment, Abbr: "sonv"}}
 	cfg.Password.Profiles = map[string]rules.PasswordProfile{
 		"long":     {MinLength: 12, MinClasses: 4, History: 1},
 		"expiring": {MinLength: 8, MinClasses: 4, History: 1, MaxAge: rules.Duration(time.Second)},

@@ -112,6 +112,9 @@ func New(c Config, path string) (*Rules, field.List) {
 		}
 		apps[a.Name] = a
 	}
+	if len(c.Units) == 0 {
+		errs.Add(field.Join(path, "units"), "required: the unit tree, at least one unit (see config.example.yaml)")
+	}
 	tree, uerrs := BuildUnitTree(c.Units, field.Join(path, "units"))
 	errs.Append(uerrs)
 	if tree != nil {

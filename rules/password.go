@@ -99,8 +99,9 @@ func (c PasswordConfig) Validate(path string) field.List {
 		if p.History < 0 {
 			errs.Add(field.Join(pp, "history"), "must not be negative")
 		}
-		if c.Profile == name && c.GeneratedLength < max(p.MinLength, p.MinClasses) {
-			errs.Add(field.Join(path, "generated_length"), "%d is shorter than profile %s allows (min_length %d)", c.GeneratedLength, name, p.MinLength)
+		if min := max(p.MinLength, generatedClasses); c.Profile == name && c.GeneratedLength < min {
+			errs.Add(field.Join(path, "generated_length"), "%d is too short: profile %s needs at least %d (min_length %d, and one character of each of the %d classes)",
+				c.GeneratedLength, name, min, p.MinLength, generatedClasses)
 		}
 	}
 	return errs
@@ -180,6 +181,9 @@ func containsPart(s, name string, n int) bool {
 	}
 	return false
 }
+
+// generatedClasses is how many classes a generated password always has.
+const generatedClasses = 4
 
 // Alphabets for generated passwords: no look-alikes (I, l, 1, O, 0, o),
 // because the first password is read off a paper letter.

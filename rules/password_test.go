@@ -99,7 +99,7 @@ func TestPasswordConfig_Validate(t *testing.T) {
 	c.Profiles["weird"] = PasswordProfile{MinLength: 0, MinClasses: 5, Specials: "aé", UsernamePart: -1, History: -1}
 	text := c.Validate("rules.password").Error()
 	for _, w := range []string{
-		"rules.password.generated_length: 6 is shorter than profile nt7 allows",
+		"rules.password.generated_length: 6 is too short: profile nt7 needs at least 8",
 		"rules.password.profiles.weird.min_length: must be at least 1",
 		"rules.password.profiles.weird.min_classes: must be between 0 and 4",
 		`rules.password.profiles.weird.specials: 'a' is not a printable ASCII`,

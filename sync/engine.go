@@ -411,7 +411,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.log.Error().Err(err).Msg("cannot read inbox")
 		}
 		for _, p := range other {
-			e.setAside(p, fmt.Errorf("unknown file type %q: want .csv or .jsonl", filepath.Ext(p)))
+			e.setAside(p, fmt.Errorf("unknown file type %q: want .csv or .jsonl (.ndjson)", filepath.Ext(p)))
 		}
 		for _, p := range ready {
 			res, err := e.Ingest(p, true)

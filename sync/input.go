@@ -32,9 +32,9 @@ const (
 // read such files.
 func FormatOf(name string) Format {
 	switch strings.ToLower(filepath.Ext(name)) {
-	case ".csv", ".txt":
+	case ".csv":
 		return FormatCSV
-	case ".jsonl", ".ndjson", ".json":
+	case ".jsonl", ".ndjson":
 		return FormatJSONL
 	}
 	return ""
@@ -88,7 +88,7 @@ func Parse(name string, data []byte, source string, r *rules.Rules, received tim
 	case FormatJSONL:
 		records, err = b.readJSONL(data)
 	default:
-		err = fmt.Errorf("unknown file type %q: want .csv or .jsonl", filepath.Ext(name))
+		err = fmt.Errorf("unknown file type %q: want .csv or .jsonl (.ndjson)", filepath.Ext(name))
 	}
 	if err != nil {
 		return nil, &FileError{name, err}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"path/filepath"
 
 	"github.com/ldapsync/ldapsync/sync"
 )
@@ -78,11 +79,16 @@ config error.`,
 			if plan != nil {
 				for _, o := range plan.Refused {
 					fmt.Fprintf(a.stderr, "%s: event %s refused: %s\n", o.Event.Origin.File, o.Event.ID, o.Reason)
-					code = exitFailure
 				}
+			}
+			if rep.Refused > 0 {
+				code = exitFailure // refused by the planner or by the directory; see rejected/refused-*.jsonl
 			}
 			fmt.Fprintf(a.stdout, "%d operations applied; %d events done, %d refused, %d waiting for their effective date\n",
 				rep.Applied, rep.Done, rep.Refused, rep.Held)
+			if rep.Refused > 0 {
+				fmt.Fprintf(a.stdout, "  refused events, with reasons, in %s\n", filepath.Join(l.Cfg.Sync.InboxDir(), "rejected"))
+			}
 			fmt.Fprintf(a.stdout, "credential letters: %s\n", l.Cfg.Sync.Letters())
 			if err != nil {
 				return a.fail(exitFailure, "%v (the unfinished events stay in the journal and are retried by the next apply or run)", err)

@@ -122,4 +122,12 @@ func TestApply_RejectsBadRowsAppliesTheRest(t *testing.T) {
 	if _, _, code := ldapsync(t, nil, "audit", "verify", "--config", cfg); code != 0 {
 		t.Error("audit chain broken after apply")
 	}
+
+	// An event the directory's state refuses fails the run too.
+	refused := filepath.Join(t.TempDir(), "access.jsonl")
+	os.WriteFile(refused, []byte(`{"event_id":"R1","type":"applications","effective":"2026-11-02","employee_id":"NV404","applications":"+mail"}`+"\n"), 0o600)
+	out, errOut, code = ldapsync(t, nil, "apply", "--config", cfg, refused)
+	if code != exitFailure || !strings.Contains(errOut, "event R1 refused: employee NV404 has no account") || !strings.Contains(out, "refused events, with reasons, in") {
+		t.Errorf("apply of a refused event: exit %d\n%s\n%s", code, out, errOut)
+	}
 }

@@ -101,16 +101,23 @@ func parseConfig(data []byte) (Config, *rules.Rules, field.List) {
 			errs.Add("", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
 			return cfg, nil, errs
 		}
+		// yaml.v3 decodes all it can around a type error; validate the rest
+		// too, so that every problem is reported at once. A field it could
+		// not decode keeps its default.
 		for _, msg := range te.Errors {
 			errs = append(errs, typeError(msg, lines))
 		}
-		return cfg, nil, errs
 	}
 	errs.Append(cfg.Log.validate("log"))
 	errs.Append(cfg.Directory.Validate("directory"))
 	errs.Append(cfg.Sync.Validate("sync"))
 	r, rerrs := rules.New(cfg.Rules, "rules")
 	errs.Append(rerrs)
+	for i, a := range cfg.Rules.Applications {
+		if strings.EqualFold(a.Name, cfg.Directory.ActiveGroup) {
+			errs.Add(field.Join(field.Index("rules.applications", i), "name"), "%q is the active accounts group (directory.active_group)", a.Name)
+		}
+	}
 	for i := range errs {
 		if errs[i].Line == 0 {
 			errs[i].Line = lines.find(errs[i].Path)

@@ -67,6 +67,16 @@ func TestParseConfig_ReportsEveryProblem(t *testing.T) {
 			"log:\n  level: loud\nsync:\n  inbox:\n    poll: 5x\nrules:\n  password:\n    profile: nt8\n  units:\n    - name: Sở X\n      kind: nope\n      abbr: Q!\n",
 			[]string{
 				`sync.inbox.poll: invalid duration "5x": want 90d, 36h or 30m (line 5)`,
+				// …and the problems around it, in the same report:
+				`log.level: "loud" must be trace, debug, info, warn or error (line 2)`,
+				`rules.password.profile: "nt8" is not one of the profiles`,
+				`rules.units[0].kind: "nope" is not a unit kind`,
+			}},
+		{"an application that is the active group, and no units",
+			"rules:\n  applications:\n    - name: mail\n    - name: active\n",
+			[]string{
+				`rules.applications[1].name: "active" is the active accounts group (directory.active_group) (line 4)`,
+				`rules.units: required: the unit tree`,
 			}},
 		{"validation after decoding",
 			"log:\n  level: loud\nrules:\n  password:\n    profile: nt8\n  units:\n    - name: Sở X\n      kind: nope\n      abbr: Q!\n",

@@ -16,10 +16,13 @@ func init() {
 		args:    "FILE...",
 		summary: "Print what applying personnel files would do, and change nothing.",
 		help: `Reads the files and the directory and prints the operations the daemon
-would run: the usernames it would allocate, the letters it would write,
-the events it would hold until their effective date. Nothing is written: not
-the directory, not the journal, not a letter. Rejected rows are reported on
-stderr with file, line and field.
+would run for them: the usernames it would allocate, the letters it would
+write, the events it would hold until their effective date. It plans the
+files' events alone, against the directory as it is now: events a running
+daemon has received but not yet applied (held until their effective date,
+or waiting for the directory) are not taken into account, and may take a
+username first. Nothing is written: not the directory, not the journal, not
+a letter. Rejected rows are reported on stderr with file, line and field.
 
 --output json prints one JSON object a line: operations have an "op" key;
 events needing none have a "status" key (pending: held until "until";

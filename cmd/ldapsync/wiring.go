@@ -76,7 +76,9 @@ func (a *app) logger(c LogConfig) zerolog.Logger {
 		}
 	}
 	if console {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+		// Colours only on a terminal: escape codes in a file or journal are noise.
+		f, isFile := w.(*os.File)
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !isFile || !isatty.IsTerminal(f.Fd())}
 	}
 	level, _ := parseLevel(c.Level) // validated with the config
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()

@@ -110,7 +110,9 @@ func start(t *testing.T) (*slapdtest.Server, *directory.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	r, errs := rules.New(rules.DefaultConfig(), "rules")
+	rc := rules.DefaultConfig()
+	rc.Units = []*rules.Unit{{Name: "Sở Nội vụ", Kind: rules.KindDepartment, Abbr: "sonv"}}
+	r, errs := rules.New(rc, "rules")
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -142,6 +144,9 @@ func TestRender_accessRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	carol := "uid=carol," + cfg.Revoked + "," + cfg.BaseDN
+	if err := c.Lock(ctx, bob, "compromised: spam sent from it"); err != nil {
+		t.Fatal(err)
+	}
 	// The first login's password change clears pwdReset, which otherwise
 	// restricts alice's connection to changing her password.
 	if out, err := exec.Command("ldappasswd", "-x", "-H", srv.URL, "-D", alice, "-w", users["alice"], "-s", "Al1ce#Chosen99").CombinedOutput(); err != nil {
@@ -208,6 +213,9 @@ func TestRender_accessRules(t *testing.T) {
 		{"anonymous writes a person", "", "", bob, "title", "x", false},
 		{"service writes pwdReset", cfg.BindDN, mustLoad(t, srv), bob, "pwdReset", "TRUE", true},
 		{"service reads userPassword", cfg.BindDN, mustLoad(t, srv), bob, "userPassword", "", false},
+		{"user reads another's status", alice, users["alice"], bob, "ldapsyncStatus", "", true},
+		{"user reads another's lock reason", alice, users["alice"], bob, "ldapsyncLockReason", "", false},
+		{"service reads a lock reason", cfg.BindDN, mustLoad(t, srv), bob, "ldapsyncLockReason", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,6 +239,39 @@ func TestRender_accessRules(t *testing.T) {
 				t.Fatalf("read %s of %s: got %d values, allowed %v", tt.attr, tt.dn, len(vals), tt.allowed)
 			}
 		})
+	}
+}
+
+// TestRender_accessRulesLeaveOthersAlone checks that the rules decide only
+// within ldapsync's containers: entries elsewhere keep the rules the
+// database already had, here a helpdesk's right to reset staff passwords.
+func TestRender_accessRulesLeaveOthersAlone(t *testing.T) {
+	t.Parallel()
+	srv, _ := start(t)
+	base := srv.BaseDN
+	helpdesk, clerk := "cn=helpdesk,ou=services,"+base, "uid=clerk,ou=staff,"+base
+	ldapmodify := func(t *testing.T, args []string, ldif string) {
+		t.Helper()
+		cmd := exec.Command("ldapmodify", args...)
+		cmd.Stdin = strings.NewReader(ldif)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ldapmodify: %v\n%s", err, out)
+		}
+	}
+	// The database's own rules, after ldapsync's, as on a server in use.
+	ldapmodify(t, []string{"-Q", "-Y", "EXTERNAL", "-H", srv.LDAPI}, "dn: olcDatabase={1}mdb,cn=config\nchangetype: modify\nadd: olcAccess\n"+
+		"olcAccess: to dn.subtree=\"ou=staff,"+base+"\" attrs=userPassword by dn.exact=\""+helpdesk+"\" write by anonymous auth by * none\n"+
+		"olcAccess: to dn.subtree=\"ou=services,"+base+"\" attrs=userPassword by anonymous auth by * none\n")
+	ldapmodify(t, []string{"-x", "-H", srv.URL, "-D", srv.RootDN, "-y", srv.RootPasswordFile}, ""+
+		"dn: "+helpdesk+"\nchangetype: add\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\nuserPassword: Help#Desk2026\n\n"+
+		"dn: ou=staff,"+base+"\nchangetype: add\nobjectClass: organizationalUnit\n\n"+
+		"dn: "+clerk+"\nchangetype: add\nobjectClass: account\nobjectClass: simpleSecurityObject\nuserPassword: Cl3rk#Passw0rd\n")
+	out, err := exec.Command("ldappasswd", "-x", "-H", srv.URL, "-D", helpdesk, "-w", "Help#Desk2026", "-s", "N3w#Passw0rd!", clerk).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the helpdesk resets a staff password, as the database's rules allow: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("ldapwhoami", "-x", "-H", srv.URL, "-D", clerk, "-w", "N3w#Passw0rd!").CombinedOutput(); err != nil {
+		t.Fatalf("the clerk binds with the new password: %v\n%s", err, out)
 	}
 }
 
