@@ -274,6 +274,18 @@ func TestClient_Move(t *testing.T) {
 			}
 		})
 	}
+	// A transfer that also changes the applications the person uses (the
+	// new unit works in eoffice, not mail): Move and ChangeGroups, the DN
+	// the same throughout, the active membership untouched.
+	if err := e.c.Move(ctx(t), dn, "sonv"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.ChangeGroups(ctx(t), []directory.GroupChange{{Group: "eoffice", Add: []string{dn}}, {Group: "mail", Remove: []string{dn}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.snapshotPerson(t, p.UID); got.Unit != "sonv" || !sameDN(t, got.DN, dn) || !got.Active || !slices.Equal(got.Groups, []string{"eoffice"}) {
+		t.Errorf("after a transfer with new applications: %+v", got)
+	}
 	if err := e.c.Move(ctx(t), e.cfg.PersonDN("nobody"), "sonv"); !errors.Is(err, directory.ErrNotFound) {
 		t.Errorf("Move of nobody: %v, want ErrNotFound", err)
 	}
