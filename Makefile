@@ -31,7 +31,8 @@ build:
 
 ## dev: start a throwaway slapd on loopback, load the example personnel, run the daemon in the foreground.
 dev: deps build
-	$(GO) run ./cmd/ldapsync-dev -ldapsync $(BIN)
+	$(GO) build -o bin/ldapsync-dev ./cmd/ldapsync-dev
+	bin/ldapsync-dev -ldapsync $(BIN)
 
 ## test: every test, the integration tests against a real slapd included,
 ## and every benchmark run once so that none of them rots.
