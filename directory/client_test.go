@@ -18,6 +18,7 @@ import (
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
 	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/internal/syncbuf"
 	"github.com/ldapsync/ldapsync/rules"
 )
 
@@ -173,7 +174,7 @@ func TestClient_pool(t *testing.T) {
 		connections int
 	}{{"one", 1}, {"three", 3}} {
 		t.Run(tt.name, func(t *testing.T) {
-			var log syncBuffer
+			var log syncbuf.Buffer
 			cfg := srv.Config()
 			cfg.Connections = tt.connections
 			c, err := directory.Dial(ctx(t), cfg, zerolog.New(&log).Level(zerolog.DebugLevel))

@@ -1,10 +1,8 @@
 package directory_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
 	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/internal/syncbuf"
 	"github.com/ldapsync/ldapsync/rules"
 )
 
@@ -23,27 +22,9 @@ type env struct {
 	srv *slapdtest.Server
 	c   *directory.Client
 	cfg directory.Config
-	log *syncBuffer
+	log *syncbuf.Buffer
 	// secrets must never show in log; checked at cleanup.
 	secrets []string
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newEnv starts slapd, dials and, when tree is set, runs EnsureTree with
@@ -58,7 +39,7 @@ func newEnv(t *testing.T, tree bool) *env {
 func newEnvWith(t *testing.T, tree bool, opts slapdtest.Options, edit func(*directory.Config)) *env {
 	t.Helper()
 	srv := slapdtest.New(t, opts)
-	e := &env{srv: srv, cfg: srv.Config(), log: &syncBuffer{}}
+	e := &env{srv: srv, cfg: srv.Config(), log: &syncbuf.Buffer{}}
 	if edit != nil {
 		edit(&e.cfg)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
+	"github.com/ldapsync/ldapsync/internal/syncbuf"
 )
 
 // TestDial_TLS connects to a slapd with a certificate from a throwaway CA,
@@ -52,7 +53,7 @@ func TestDial_TLS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var log syncBuffer
+			var log syncbuf.Buffer
 			cfg := srv.Config()
 			tt.edit(&cfg)
 			begin := time.Now()

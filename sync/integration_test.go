@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -16,27 +15,9 @@ import (
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
 	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/internal/syncbuf"
 	"github.com/ldapsync/ldapsync/rules"
 )
-
-// syncBuffer is a bytes.Buffer safe for the daemon's goroutine to write
-// while the test reads.
-type syncBuffer struct {
-	mu  gosync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -58,7 +39,7 @@ func TestDaemon_CSVHiresBecomeAccounts(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	log := zerolog.New(&logs).Level(zerolog.TraceLevel).With().Timestamp().Logger()
 	dcfg := srv.Config()
 	client, err := directory.Dial(ctx, dcfg, log)
@@ -219,7 +200,7 @@ func TestDaemon_SlapdDownMidBatch(t *testing.T) {
 	srv := slapdtest.New(t, slapdtest.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	log := zerolog.New(&logs).Level(zerolog.InfoLevel)
 	dcfg := srv.Config()
 	// Shorter than the outage, so the batch fails and the journal, not the

@@ -1,37 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	gosync "sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
+	"github.com/ldapsync/ldapsync/internal/syncbuf"
 	"github.com/ldapsync/ldapsync/internal/yamlpatch"
 )
-
-// lockedBuffer is written by the daemon's goroutines while the test reads.
-type lockedBuffer struct {
-	mu gosync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -48,7 +29,7 @@ func TestRun_ReloadOnSIGHUP(t *testing.T) {
 	srv := slapdtest.New(t, slapdtest.Options{})
 	cfg, state := harnessConfig(t, srv)
 	good, _ := os.ReadFile(cfg)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	a := &app{stdin: strings.NewReader(""), stdout: &logs, stderr: &logs, getenv: func(string) string { return "" }, hup: make(chan os.Signal)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
