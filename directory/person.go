@@ -309,7 +309,7 @@ func (c *Client) SetGroups(ctx context.Context, dn string, apps []string) error 
 	if err != nil {
 		return err
 	}
-	var errs []error
+	var changes []GroupChange
 	member := map[string]bool{}
 	for _, g := range have {
 		cn := strings.ToLower(groupCN(g))
@@ -317,14 +317,14 @@ func (c *Client) SetGroups(ctx context.Context, dn string, apps []string) error 
 		if cn == strings.ToLower(c.cfg.ActiveGroup) || want[cn] {
 			continue
 		}
-		errs = append(errs, c.removeMember(ctx, g.DN, dn))
+		changes = append(changes, GroupChange{Group: groupCN(g), Remove: []string{dn}})
 	}
 	for _, a := range apps {
 		if !member[strings.ToLower(a)] {
-			errs = append(errs, c.addMember(ctx, c.cfg.GroupDN(a), dn))
+			changes = append(changes, GroupChange{Group: a, Add: []string{dn}})
 		}
 	}
-	return errors.Join(errs...)
+	return c.ChangeGroups(ctx, changes)
 }
 
 // Key is an attribute FindPeople finds people by.
