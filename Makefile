@@ -9,7 +9,7 @@ BIN      := bin/ldapsync
 # sudo when not root; CI and containers run as root.
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build dev test bench vet fmt clean
+.PHONY: all deps build dev test test-dates bench vet fmt clean
 
 all: build
 
@@ -39,6 +39,19 @@ dev: deps build
 test: deps vet
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+	@$(MAKE) --no-print-directory test-dates
+
+## test-dates: the date guard. Every test again with the tests' clock
+## (internal/testclock) moved DATE_SHIFT days back, then forward; random
+## each run and printed, so that a failure can be repeated with
+## `make test-dates DATE_SHIFT=N`. A test that compares the injected clock
+## with a time the OS or slapd stamps fails one way or the other.
+DATE_SHIFT ?= $(shell shuf -i 30-3000 -n 1)
+test-dates:
+	@for s in -$(DATE_SHIFT) $(DATE_SHIFT); do \
+	  echo "date guard: tests' clock moved $$s days (LDAPSYNC_TEST_SHIFT_DAYS=$$s; repeat with make test-dates DATE_SHIFT=$(DATE_SHIFT))"; \
+	  LDAPSYNC_TEST_SHIFT_DAYS=$$s $(GO) test -count=1 ./... || exit 1; \
+	done
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

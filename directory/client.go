@@ -370,7 +370,10 @@ func transient(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		// go-ldap reports a request it could not write to a connection the
+		// server reset with the cause only as text (conn.go, "%s").
+		strings.Contains(err.Error(), "unable to send request: ")
 }
 
 // withContext runs op on conn, closing conn if ctx ends first: go-ldap

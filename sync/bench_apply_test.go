@@ -10,6 +10,7 @@ import (
 
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
+	"github.com/ldapsync/ldapsync/internal/testclock"
 	"github.com/ldapsync/ldapsync/rules"
 )
 
@@ -47,7 +48,7 @@ func BenchmarkApply(b *testing.B) {
 			defer client.Close()
 			cfg := DefaultConfig()
 			cfg.StateDir = b.TempDir()
-			eng, err := Open(Options{Config: cfg, Rules: r, Directory: client, Layout: dcfg, Parallel: conns, Log: zerolog.Nop()})
+			eng, err := Open(Options{Config: cfg, Rules: r, Directory: client, Layout: dcfg, Parallel: conns, Log: zerolog.Nop(), Now: testclock.Clock()})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -78,7 +79,7 @@ func BenchmarkApply(b *testing.B) {
 					n, _ := rules.ParseFullName(names[i%len(names)])
 					events[i] = Event{
 						Source: SourceInbox, ID: fmt.Sprintf("B%d-%d", round, i), Type: Hire,
-						Effective: rules.Date{Year: 2026, Month: 11, Day: 2}, EmployeeID: fmt.Sprintf("E%d-%d", round, i),
+						Effective: effective, EmployeeID: fmt.Sprintf("E%d-%d", round, i),
 						Name: n, Unit: units[i%len(units)], Applications: []string{"eoffice", "mail"},
 						Reply: Reply{Name: "Văn phòng"}, Received: time.Now(),
 					}

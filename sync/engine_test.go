@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ldapsync/ldapsync/directory"
 )
@@ -28,9 +29,19 @@ func drop(t *testing.T, cfg Config, name, data string) string {
 	return p
 }
 
+// settled is a wall clock at which every file written so far has settled.
+// ReadyFiles compares it with the files' mtimes, which the OS stamps with
+// real time: it is derived from real time, never from the injected clock.
+func settled() time.Time { return time.Now().Add(time.Hour) }
+
+// refusedName is the file refused events go to on the engine's day.
+func refusedName(e *Engine) string {
+	return "refused-" + e.now().In(e.Rules().Location).Format(time.DateOnly) + ".jsonl"
+}
+
 func ingestAll(t *testing.T, e *Engine) {
 	t.Helper()
-	ready, _, err := e.ReadyFiles(t0.Add(1e12))
+	ready, _, err := e.ReadyFiles(settled())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +207,7 @@ func TestEngine_SetsAsideUnreadableFiles(t *testing.T) {
 	drop(t, cfg, "photo.xlsx", "PK")
 	drop(t, cfg, "b.csv", "event_id,type\n")
 	drop(t, cfg, "~$lock.csv", "")
-	ready, other, err := e.ReadyFiles(t0.Add(1e12))
+	ready, other, err := e.ReadyFiles(settled())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,12 +277,12 @@ func TestEngine_RefusedEventsAreSetAside(t *testing.T) {
 	f := newFakeDir()
 	e, cfg := newEngine(t, f, t0)
 	drop(t, cfg, "a.csv", header+row("E1", "NV1", "Nguyễn Quốc Trạng", "sotttt"))
-	drop(t, cfg, "b.jsonl", `{"event_id":"A1","type":"applications","effective":"2026-11-02","employee_id":"NV404","applications":"+baocao","requested_by":"Giám đốc"}`+"\n")
+	drop(t, cfg, "b.jsonl", `{"event_id":"A1","type":"applications","effective":"`+effectiveISO+`","employee_id":"NV404","applications":"+baocao","requested_by":"Giám đốc"}`+"\n")
 	ingestAll(t, e)
 	if _, rep, err := e.Process(context.Background()); err != nil || rep.Refused != 1 {
 		t.Fatalf("%+v %v", rep, err)
 	}
-	path := filepath.Join(cfg.InboxDir(), "rejected", "refused-2026-11-23.jsonl")
+	path := filepath.Join(cfg.InboxDir(), "rejected", refusedName(e))
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +308,7 @@ func TestEngine_SeveralEventsForOnePerson(t *testing.T) {
 	f := newFakeDir()
 	e, cfg := newEngine(t, f, t0)
 	drop(t, cfg, "a.csv", header+row("E1", "NV1", "Nguyễn Quốc Trạng", "sotttt")+row("E2", "NV1", "Nguyễn Quốc Trạng", "sotttt"))
-	drop(t, cfg, "b.jsonl", `{"event_id":"A1","type":"applications","effective":"2026-11-02","employee_id":"nv1","applications":"-eoffice;+baocao"}`+"\n")
+	drop(t, cfg, "b.jsonl", `{"event_id":"A1","type":"applications","effective":"`+effectiveISO+`","employee_id":"nv1","applications":"-eoffice;+baocao"}`+"\n")
 	ingestAll(t, e)
 	_, rep, err := e.Process(context.Background())
 	if err != nil {
@@ -331,7 +342,7 @@ func TestEngine_ServiceBindFailureKeepsEventsPending(t *testing.T) {
 	if n := len(e.Journal().Pending()); n != 2 {
 		t.Errorf("pending %d, want 2", n)
 	}
-	if _, err := os.Stat(filepath.Join(cfg.InboxDir(), "rejected", "refused-2026-11-23.jsonl")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(cfg.InboxDir(), "rejected", refusedName(e))); !os.IsNotExist(err) {
 		t.Error("events were set aside as refused")
 	}
 }
@@ -352,7 +363,7 @@ func TestEngine_VoidsTheLetterOfARefusedPassword(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(cfg.Letters(), "sotttt", "*.txt")); len(m) != 0 {
 		t.Errorf("letters left: %v", m)
 	}
-	refused, _ := os.ReadFile(filepath.Join(cfg.InboxDir(), "rejected", "refused-2026-11-23.jsonl"))
+	refused, _ := os.ReadFile(filepath.Join(cfg.InboxDir(), "rejected", refusedName(e)))
 	if !strings.Contains(string(refused), "its letter was voided") {
 		t.Errorf("refused file:\n%s", refused)
 	}

@@ -15,7 +15,7 @@ const header = "event_id,type,effective,employee_id,full_name,unit,title,phone,a
 
 // row is a complete, valid hire; tests change one field at a time.
 func row(id, employee, name, unit string) string {
-	return strings.Join([]string{id, "hire", "2026-11-02", employee, name, unit, "Chuyên viên", "0259 3824 101",
+	return strings.Join([]string{id, "hire", effectiveISO, employee, name, unit, "Chuyên viên", "0259 3824 101",
 		"mail;eoffice", "Trần Thị Mai", "Văn phòng Sở", "vanphong@ninhthuan.gov.vn", "0259 3824 100", "Giám đốc Sở"}, ",") + "\n"
 }
 
@@ -47,7 +47,7 @@ func TestParse_CSV(t *testing.T) {
 		},
 		{
 			name:     "bad name character, bad date, bad mail",
-			data:     header + strings.Replace(strings.Replace(row("E1", "NV1", "Lê Văn 7", "sotttt"), "2026-11-02", "2026-02-30", 1), "vanphong@", "vanphong at ", 1),
+			data:     header + strings.Replace(strings.Replace(row("E1", "NV1", "Lê Văn 7", "sotttt"), effectiveISO, "2026-02-30", 1), "vanphong@", "vanphong at ", 1),
 			rejected: []string{`in.csv:2: effective: invalid date "2026-02-30": no such day; full_name: `},
 		},
 		{
@@ -107,7 +107,7 @@ func TestParse_CSVEvent(t *testing.T) {
 	if ev.Name.Family != "Nguyễn" || ev.Name.Middle != "Quốc" || ev.Name.Given != "Trạng" {
 		t.Errorf("name = %+v", ev.Name)
 	}
-	if ev.Unit != "sotttt" || ev.Effective.String() != "2026-11-02" || ev.Origin.Line != 2 || ev.Key() != "inbox/E1" {
+	if ev.Unit != "sotttt" || ev.Effective.String() != effectiveISO || ev.Origin.Line != 2 || ev.Key() != "inbox/E1" {
 		t.Errorf("event = %+v", ev)
 	}
 	if strings.Join(ev.Applications, ",") != "eoffice,mail" || ev.Reply.Mail != "vanphong@ninhthuan.gov.vn" {
@@ -228,7 +228,7 @@ func TestBatch_WriteRejectedRoundTrip(t *testing.T) {
 	if !strings.HasPrefix(text, "\ufefferror;STT;event_id;") || !strings.Contains(text, "employee_id: required;2;E2;hire") {
 		t.Fatalf("rejected file:\n%s", text)
 	}
-	fixed := strings.Replace(text, ";E2;hire;2026-11-02;;", ";E2;hire;2026-11-02;NV2;", 1)
+	fixed := strings.Replace(text, ";E2;hire;"+effectiveISO+";;", ";E2;hire;"+effectiveISO+";NV2;", 1)
 	b2, err := Parse("fixed.csv", []byte(fixed), SourceInbox, r, t0)
 	if err != nil || len(b2.Events) != 1 || len(b2.Rejected) != 0 {
 		t.Fatalf("resubmitted: %v, events %d, rejected %v", err, len(b2.Events), b2.Rejected)

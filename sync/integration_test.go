@@ -16,6 +16,7 @@ import (
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
 	"github.com/ldapsync/ldapsync/internal/secret"
 	"github.com/ldapsync/ldapsync/internal/syncbuf"
+	"github.com/ldapsync/ldapsync/internal/testclock"
 	"github.com/ldapsync/ldapsync/rules"
 )
 
@@ -51,7 +52,7 @@ func TestDaemon_CSVHiresBecomeAccounts(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.StateDir = t.TempDir()
 	cfg.Inbox.Poll, cfg.Inbox.Settle = 1e8, 0 // 100ms
-	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: client, Layout: dcfg, Log: log})
+	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: client, Layout: dcfg, Log: log, Now: testclock.Clock()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +60,7 @@ func TestDaemon_CSVHiresBecomeAccounts(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
 
+	dayAfter := rules.DateOf(effectiveTime.AddDate(0, 0, 1)).String()
 	in := drop(t, cfg, "personnel.csv", header+
 		row("HR-1", "NT-001", "Nguyễn Quốc Trạng", "sotttt")+
 		row("HR-2", "NT-002", "Lê Văn Tuấn", "ubnd_nh")+
@@ -80,8 +82,8 @@ func TestDaemon_CSVHiresBecomeAccounts(t *testing.T) {
 
 	// A later request changes the applications (JSON Lines this time).
 	drop(t, cfg, "access.jsonl",
-		`{"event_id":"HR-6","type":"applications","effective":"2026-11-03","employee_id":"NT-001","applications":"+dichvucong;-eoffice","requested_by":"Giám đốc Sở"}`+"\n"+
-			`{"event_id":"HR-7","type":"applications","effective":"2026-11-03","employee_id":"NT-005","applications":["baocao"]}`+"\n")
+		`{"event_id":"HR-6","type":"applications","effective":"`+dayAfter+`","employee_id":"NT-001","applications":"+dichvucong;-eoffice","requested_by":"Giám đốc Sở"}`+"\n"+
+			`{"event_id":"HR-7","type":"applications","effective":"`+dayAfter+`","employee_id":"NT-005","applications":["baocao"]}`+"\n")
 	groups := func(uid string) string {
 		snap, err := client.Snapshot(ctx)
 		if err != nil {
@@ -217,7 +219,7 @@ func TestDaemon_SlapdDownMidBatch(t *testing.T) {
 	cfg.StateDir = t.TempDir()
 	cfg.Inbox.Poll, cfg.Inbox.Settle = 1e8, 0
 	cfg.RetryMin, cfg.RetryMax = 1e8, 5e8
-	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: dir, Layout: dcfg, Log: log, Parallel: 3})
+	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: dir, Layout: dcfg, Log: log, Parallel: 3, Now: testclock.Clock()})
 	if err != nil {
 		t.Fatal(err)
 	}

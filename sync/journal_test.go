@@ -6,14 +6,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ldapsync/ldapsync/internal/testclock"
 	"github.com/ldapsync/ldapsync/rules"
 )
 
-var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+// t0 is the tests' injected "now" (see internal/testclock).
+var t0 = testclock.T0()
+
+// effective is the effective date of the tests' events, three weeks before
+// t0 and moved with it.
+var (
+	effectiveTime = testclock.Date(2026, 11, 2)
+	effective     = rules.DateOf(effectiveTime)
+	effectiveISO  = effective.String()
+)
 
 func testEvent(id, employee string) Event {
 	return Event{
-		Source: SourceInbox, ID: id, Type: Hire, Effective: rules.Date{Year: 2026, Month: 11, Day: 2},
+		Source: SourceInbox, ID: id, Type: Hire, Effective: effective,
 		EmployeeID: employee, Name: rules.Name{Family: "Nguyễn", Middle: "Quốc", Given: "Trạng"}, Unit: "sotttt",
 		Origin: Origin{File: "a.csv", Line: 2}, Received: t0,
 	}
@@ -86,7 +96,7 @@ func TestJournal_SurvivesReopen(t *testing.T) {
 	if len(pending) != 1 || pending[0].Event.ID != "E2" {
 		t.Fatalf("pending after reopen = %+v, want E2 only", pending)
 	}
-	if pending[0].Event.Name.Given != "Trạng" || pending[0].Event.Effective.String() != "2026-11-02" {
+	if pending[0].Event.Name.Given != "Trạng" || pending[0].Event.Effective.String() != effectiveISO {
 		t.Errorf("event did not round-trip: %+v", pending[0].Event)
 	}
 	// Done stays a duplicate; a failed event may be resubmitted, corrected.

@@ -18,7 +18,7 @@ func hire(seq uint64, employee, full, unit string) Entry {
 		panic(err)
 	}
 	return Entry{Seq: seq, Status: Pending, Event: Event{
-		Source: SourceInbox, ID: "E" + employee, Type: Hire, Effective: rules.Date{Year: 2026, Month: 11, Day: 2},
+		Source: SourceInbox, ID: "E" + employee, Type: Hire, Effective: effective,
 		EmployeeID: employee, Name: n, Unit: unit,
 	}}
 }
@@ -152,7 +152,7 @@ func TestPlanner_Deterministic(t *testing.T) {
 	for i, n := range []string{"Lê Văn Tuấn", "Lê Văn Tuấn", "Lê Văn Tuấn", "Nguyễn Văn Anh", "Nguyễn Văn Anh", "Trần Thị Anh"} {
 		entries = append(entries, hire(uint64(i+1), "NV"+string(rune('A'+i)), n, "ubnd_nh"))
 	}
-	entries[5].Event.Effective = rules.Date{Year: 2026, Month: 10, Day: 1} // earlier: planned first
+	entries[5].Event.Effective = rules.DateOf(effectiveTime.AddDate(0, -1, 0)) // earlier: planned first
 	var want bytes.Buffer
 	if err := pl.Plan(entries, &directory.Snapshot{}, t0).WriteJSON(&want); err != nil {
 		t.Fatal(err)
@@ -173,7 +173,7 @@ func TestPlanner_Deterministic(t *testing.T) {
 
 func apps(seq uint64, employee string, set []string, changes ...AppChange) Entry {
 	return Entry{Seq: seq, Status: Pending, Event: Event{
-		Source: SourceInbox, ID: fmt.Sprintf("A%d", seq), Type: Applications, Effective: rules.Date{Year: 2026, Month: 11, Day: 3},
+		Source: SourceInbox, ID: fmt.Sprintf("A%d", seq), Type: Applications, Effective: rules.DateOf(effectiveTime.AddDate(0, 0, 1)),
 		EmployeeID: employee, Applications: set, AppChanges: changes,
 	}}
 }
@@ -257,7 +257,9 @@ func TestPlanner_ReuseEmbargo(t *testing.T) {
 			pl.Rules.Username.ReuseEmbargo = tt.embargo
 			old := tomb
 			old.RevokedAt = tt.revoked
-			p := pl.Plan([]Entry{hire(1, "NEW", "Nguyễn Quốc Trạng", "sotttt")}, &directory.Snapshot{People: []directory.Person{old}}, tt.now)
+			e := hire(1, "NEW", "Nguyễn Quốc Trạng", "sotttt")
+			e.Event.Effective = rules.Date{Year: 2025, Month: 11, Day: 1} // before every now below
+			p := pl.Plan([]Entry{e}, &directory.Snapshot{People: []directory.Person{old}}, tt.now)
 			var got []string
 			for _, o := range p.Ops {
 				if o.Kind == OpPurge || o.Kind == OpCreate {
