@@ -10,6 +10,7 @@ import (
 
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 // benchDirectory starts a slapd that fsyncs every commit, as a production
@@ -43,7 +44,7 @@ func BenchmarkClient_SetGroups(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			srv, cfg, c := benchDirectory(b)
-			p := directory.Person{UID: "hoa", EmployeeID: "NV1", CN: "Trần Thị Hoa", SN: "Trần", GivenName: "Hoa", Mail: "hoa@ninhthuan.gov.vn", Unit: "sonv"}
+			p := rules.Account{UID: "hoa", EmployeeID: "NV1", CN: "Trần Thị Hoa", SN: "Trần", GivenName: "Hoa", Mail: "hoa@ninhthuan.gov.vn", Unit: "sonv"}
 			if err := c.CreatePerson(ctx, p); err != nil {
 				b.Fatal(err)
 			}
@@ -94,7 +95,7 @@ func BenchmarkClient_ChangeGroups(b *testing.B) {
 			for i := range fill {
 				fill[i] = fmt.Sprintf("uid=other%06d,%s,%s", i, cfg.People, cfg.BaseDN)
 			}
-			if err := c.ChangeGroups(ctx, []directory.GroupChange{{Group: "mail", Add: fill}}); err != nil {
+			if err := c.ChangeGroups(ctx, []rules.GroupChange{{Group: "mail", Add: fill}}); err != nil {
 				b.Fatal(err)
 			}
 			round := 0
@@ -106,10 +107,10 @@ func BenchmarkClient_ChangeGroups(b *testing.B) {
 				round++
 				var err error
 				if batched {
-					err = c.ChangeGroups(ctx, []directory.GroupChange{{Group: "mail", Add: dns}})
+					err = c.ChangeGroups(ctx, []rules.GroupChange{{Group: "mail", Add: dns}})
 				} else {
 					for _, dn := range dns {
-						if err = c.ChangeGroups(ctx, []directory.GroupChange{{Group: "mail", Add: []string{dn}}}); err != nil {
+						if err = c.ChangeGroups(ctx, []rules.GroupChange{{Group: "mail", Add: []string{dn}}}); err != nil {
 							break
 						}
 					}

@@ -29,6 +29,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 // Errors callers tell apart with errors.Is.
@@ -37,7 +38,7 @@ var (
 	// the directory could not be reached, went away, or was busy, for
 	// longer than Config.RetryFor. The request may succeed later unchanged;
 	// every other error will fail again the same way.
-	ErrUnavailable = errors.New("directory unavailable")
+	ErrUnavailable = rules.ErrUnavailable
 	// ErrInvalidCredentials is a bind refused for a wrong DN or password.
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	// ErrAccountLocked is a bind refused because ppolicy locks the account
@@ -48,12 +49,12 @@ var (
 	// ErrNotFound is an operation on a person whose entry does not exist.
 	ErrNotFound = errors.New("no such person")
 	// ErrClosed is an operation on a closed Client.
-	ErrClosed = errors.New("client closed")
+	ErrClosed = rules.ErrClosed
 	// ErrConnect marks a connection that opened but cannot be used: the
 	// service account's bind was refused (its password rotated?) or TLS
 	// failed (a certificate that does not verify). It says nothing about
 	// the request, and no retry cures it; an administrator must.
-	ErrConnect = errors.New("cannot connect as the service account")
+	ErrConnect = rules.ErrConnect
 )
 
 // Back-off between retries: it starts at retryInitial and doubles up to

@@ -37,10 +37,10 @@ func TestDial(t *testing.T) {
 		is      error  // the sentinel the error wraps, if any
 	}{
 		{"service account", func(*directory.Config) {}, "", nil},
-		{"wrong password", func(c *directory.Config) { c.BindPassword = secret.Source{File: wrongFile} }, `directory: bind "cn=ldapsync,ou=services,`, directory.ErrConnect},
+		{"wrong password", func(c *directory.Config) { c.BindPassword = secret.Source{File: wrongFile} }, `directory: bind "cn=ldapsync,ou=services,`, rules.ErrConnect},
 		{"missing password variable", func(c *directory.Config) { c.BindPassword = secret.Source{Env: "LDAPSYNC_TEST_UNSET"} }, "LDAPSYNC_TEST_UNSET is not set", nil},
 		{"invalid config", func(c *directory.Config) { c.URL = "" }, "directory.url: required", nil},
-		{"nothing listening", func(c *directory.Config) { c.URL = "ldap://127.0.0.1:1" }, "directory: connect ldap://127.0.0.1:1", directory.ErrUnavailable},
+		{"nothing listening", func(c *directory.Config) { c.URL = "ldap://127.0.0.1:1" }, "directory: connect ldap://127.0.0.1:1", rules.ErrUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,7 +111,7 @@ func TestClient_retry(t *testing.T) {
 	c := dial(t, 2*time.Second)
 	begin := time.Now()
 	err := c.SetPassword(ctx(t), dn, secret.New("Ab1!"))
-	if !ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) || errors.Is(err, directory.ErrUnavailable) || time.Since(begin) > time.Second {
+	if !ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) || errors.Is(err, rules.ErrUnavailable) || time.Since(begin) > time.Second {
 		t.Errorf("a password too short: %v after %v; want a constraint violation at once", err, time.Since(begin))
 	}
 
@@ -140,7 +140,7 @@ func TestClient_retry(t *testing.T) {
 			begin := time.Now()
 			err := clients[tt.retryFor].Lock(c, dn, "x")
 			took := time.Since(begin)
-			if !errors.Is(err, directory.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) != tt.wantCtx {
+			if !errors.Is(err, rules.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) != tt.wantCtx {
 				t.Fatalf("Lock with slapd down: %v; want ErrUnavailable (and the context's error: %v)", err, tt.wantCtx)
 			}
 			if took < tt.min || took > tt.max {
@@ -283,7 +283,7 @@ func TestClient_Close(t *testing.T) {
 	if err := e.c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.c.Snapshot(ctx(t)); !errors.Is(err, directory.ErrClosed) {
+	if _, err := e.c.Snapshot(ctx(t)); !errors.Is(err, rules.ErrClosed) {
 		t.Fatalf("snapshot after Close: %v, want ErrClosed", err)
 	}
 }

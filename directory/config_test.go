@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 func validConfig() Config {
@@ -196,7 +197,7 @@ func TestConfig_tlsConfig(t *testing.T) {
 
 func TestPersonIndex_find(t *testing.T) {
 	c := &Client{cfg: DefaultConfig()}
-	people := []Person{
+	people := []rules.Account{
 		{UID: "tuanlv.nh", DN: "uid=tuanlv.nh,ou=people,dc=ninhthuan,dc=gov,dc=vn"},
 		{UID: "a,b", DN: `uid=a\2Cb,ou=people,dc=ninhthuan,dc=gov,dc=vn`},
 		{UID: "old", DN: "uid=old,ou=revoked,dc=ninhthuan,dc=gov,dc=vn", Revoked: true},

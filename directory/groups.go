@@ -6,15 +6,8 @@ import (
 	"slices"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/ldapsync/ldapsync/rules"
 )
-
-// GroupChange is a change to the members of one group under Groups.
-type GroupChange struct {
-	// Group is the group's cn: an application's name or ActiveGroup.
-	Group string
-	// Add and Remove are member DNs.
-	Add, Remove []string
-}
 
 // maxValuesPerModify bounds the member values of one modify request, so a
 // batch of a whole province stays well under slapd's request size limits.
@@ -32,7 +25,7 @@ const maxValuesPerModify = 1000
 // after a lost answer); that chunk is then redone one member at a time,
 // each of which counts as done when it finds the member already there or
 // already gone. Removing from a group that does not exist is success too.
-func (c *Client) ChangeGroups(ctx context.Context, changes []GroupChange) error {
+func (c *Client) ChangeGroups(ctx context.Context, changes []rules.GroupChange) error {
 	for _, ch := range changes {
 		if err := c.changeGroup(ctx, ch); err != nil {
 			return err
@@ -41,7 +34,7 @@ func (c *Client) ChangeGroups(ctx context.Context, changes []GroupChange) error 
 	return nil
 }
 
-func (c *Client) changeGroup(ctx context.Context, ch GroupChange) error {
+func (c *Client) changeGroup(ctx context.Context, ch rules.GroupChange) error {
 	if ch.Group == "" {
 		return fmt.Errorf("directory: change group: no group named")
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ldapsync/ldapsync/directory"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 func TestClient_AddPerson(t *testing.T) {
@@ -18,7 +18,7 @@ func TestClient_AddPerson(t *testing.T) {
 		}
 	}
 	got := e.snapshotPerson(t, "lan")
-	if got.Active || len(got.Groups) != 0 || got.Status != directory.StatusActive {
+	if got.Active || len(got.Groups) != 0 || got.Status != rules.StatusActive {
 		t.Errorf("after AddPerson: active %v groups %v status %q; want the entry alone, status active", got.Active, got.Groups, got.Status)
 	}
 	other := person("lan", "NV-0999")
@@ -48,20 +48,20 @@ func TestClient_ChangeGroups(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		changes []directory.GroupChange
+		changes []rules.GroupChange
 		want    string
 	}{
-		{"everyone joins active and mail", []directory.GroupChange{{Group: "active", Add: dns}, {Group: "mail", Add: dns}},
+		{"everyone joins active and mail", []rules.GroupChange{{Group: "active", Add: dns}, {Group: "mail", Add: dns}},
 			"an:mail,+active binh:mail,+active chau:mail,+active"},
-		{"replay", []directory.GroupChange{{Group: "active", Add: dns}, {Group: "mail", Add: dns}},
+		{"replay", []rules.GroupChange{{Group: "active", Add: dns}, {Group: "mail", Add: dns}},
 			"an:mail,+active binh:mail,+active chau:mail,+active"},
-		{"some already there, some not", []directory.GroupChange{{Group: "eoffice", Add: dns[:1]}, {Group: "eoffice", Add: dns}},
+		{"some already there, some not", []rules.GroupChange{{Group: "eoffice", Add: dns[:1]}, {Group: "eoffice", Add: dns}},
 			"an:eoffice,mail,+active binh:eoffice,mail,+active chau:eoffice,mail,+active"},
-		{"add and remove in one change", []directory.GroupChange{{Group: "mail", Remove: dns[1:]}, {Group: "eoffice", Remove: dns[:1]}},
+		{"add and remove in one change", []rules.GroupChange{{Group: "mail", Remove: dns[1:]}, {Group: "eoffice", Remove: dns[:1]}},
 			"an:mail,+active binh:eoffice,+active chau:eoffice,+active"},
-		{"remove again, and some never there", []directory.GroupChange{{Group: "mail", Remove: dns}},
+		{"remove again, and some never there", []rules.GroupChange{{Group: "mail", Remove: dns}},
 			"an:+active binh:eoffice,+active chau:eoffice,+active"},
-		{"leave a group that does not exist", []directory.GroupChange{{Group: "nosuchapp", Remove: dns}},
+		{"leave a group that does not exist", []rules.GroupChange{{Group: "nosuchapp", Remove: dns}},
 			"an:+active binh:eoffice,+active chau:eoffice,+active"},
 	}
 	for _, tt := range tests {
@@ -74,7 +74,7 @@ func TestClient_ChangeGroups(t *testing.T) {
 			}
 		})
 	}
-	if err := e.c.ChangeGroups(ctx(t), []directory.GroupChange{{Group: "nosuchapp", Add: dns}}); err == nil {
+	if err := e.c.ChangeGroups(ctx(t), []rules.GroupChange{{Group: "nosuchapp", Add: dns}}); err == nil {
 		t.Error("joining a group that does not exist succeeded")
 	}
 }

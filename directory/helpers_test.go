@@ -152,8 +152,8 @@ func get(t *testing.T, conn *ldap.Conn, dn string, attrs ...string) *ldap.Entry 
 }
 
 // person returns a valid new person with uid.
-func person(uid, employee string) directory.Person {
-	return directory.Person{
+func person(uid, employee string) rules.Account {
+	return rules.Account{
 		UID:         uid,
 		EmployeeID:  employee,
 		CN:          "Nguyễn Quốc Trạng",
@@ -169,7 +169,7 @@ func person(uid, employee string) directory.Person {
 }
 
 // user creates p and sets its password to pw, as for a new hire.
-func (e *env) user(t *testing.T, p directory.Person, pw string) (string, secret.Secret) {
+func (e *env) user(t *testing.T, p rules.Account, pw string) (string, secret.Secret) {
 	t.Helper()
 	if err := e.c.CreatePerson(ctx(t), p); err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func (e *env) user(t *testing.T, p directory.Person, pw string) (string, secret.
 }
 
 // snapshotPerson returns uid's entry in a fresh snapshot.
-func (e *env) snapshotPerson(t *testing.T, uid string) directory.Person {
+func (e *env) snapshotPerson(t *testing.T, uid string) rules.Account {
 	t.Helper()
 	snap, err := e.c.Snapshot(ctx(t))
 	if err != nil {
@@ -195,7 +195,7 @@ func (e *env) snapshotPerson(t *testing.T, uid string) directory.Person {
 		}
 	}
 	t.Fatalf("%s is not in the snapshot", uid)
-	return directory.Person{}
+	return rules.Account{}
 }
 
 // sameDN reports whether a and b name the same entry; slapd returns DNs

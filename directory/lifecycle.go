@@ -10,6 +10,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 // AdminLockTime is the pwdAccountLockedTime of a lock held until an
@@ -32,7 +33,7 @@ func (c *Client) Lock(ctx context.Context, dn, reason string) error {
 	}
 	mod := ldap.NewModifyRequest(dn, nil)
 	mod.Replace("pwdAccountLockedTime", []string{AdminLockTime})
-	mod.Replace("ldapsyncStatus", []string{StatusLocked})
+	mod.Replace("ldapsyncStatus", []string{rules.StatusLocked})
 	mod.Replace("ldapsyncLockReason", nonEmpty(reason))
 	if err := c.modifyPerson(ctx, "lock", dn, mod); err != nil {
 		return err
@@ -57,13 +58,13 @@ func (c *Client) Unlock(ctx context.Context, dn string, pw secret.Secret) error 
 	if err != nil {
 		return err
 	}
-	if strings.EqualFold(e.GetEqualFoldAttributeValue("ldapsyncStatus"), StatusRevoked) {
+	if strings.EqualFold(e.GetEqualFoldAttributeValue("ldapsyncStatus"), rules.StatusRevoked) {
 		return fmt.Errorf("directory: unlock %q: the account is being revoked, which is for good", dn)
 	}
 	mod := ldap.NewModifyRequest(dn, nil)
 	mod.Replace("pwdAccountLockedTime", nil)
 	mod.Replace("ldapsyncLockReason", nil)
-	mod.Replace("ldapsyncStatus", []string{StatusActive})
+	mod.Replace("ldapsyncStatus", []string{rules.StatusActive})
 	if err := c.setPassword(ctx, dn, pw, mod); err != nil {
 		return err
 	}
@@ -145,7 +146,7 @@ func (c *Client) endAccount(ctx context.Context, dn string, e *ldap.Entry, at ti
 	mod.Replace("userPassword", nil)
 	mod.Replace("pwdReset", nil)
 	mod.Replace("pwdAccountLockedTime", []string{AdminLockTime})
-	mod.Replace("ldapsyncStatus", []string{StatusRevoked})
+	mod.Replace("ldapsyncStatus", []string{rules.StatusRevoked})
 	mod.Replace("ldapsyncRevokedTime", []string{revoked})
 	return c.modifyPerson(ctx, "revoke", dn, mod)
 }

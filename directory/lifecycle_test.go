@@ -12,10 +12,11 @@ import (
 
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 // withApps returns p in the groups of apps.
-func withApps(p directory.Person, apps ...string) directory.Person {
+func withApps(p rules.Account, apps ...string) rules.Account {
 	p.Groups = apps
 	return p
 }
@@ -47,8 +48,8 @@ func TestClient_Lock(t *testing.T) {
 				t.Errorf("bind after Lock: %v, want ErrAccountLocked", err)
 			}
 			got := e.snapshotPerson(t, p.UID)
-			if !got.Locked || got.Status != directory.StatusLocked || got.LockReason != tt.reason {
-				t.Errorf("locked %v, status %q, reason %q; want locked, %q, %q", got.Locked, got.Status, got.LockReason, directory.StatusLocked, tt.reason)
+			if !got.Locked || got.Status != rules.StatusLocked || got.LockReason != tt.reason {
+				t.Errorf("locked %v, status %q, reason %q; want locked, %q, %q", got.Locked, got.Status, got.LockReason, rules.StatusLocked, tt.reason)
 			}
 			// NT 6.1: mail and documents still arrive.
 			if got.Active || got.Mail != p.Mail || !slices.Equal(got.Groups, []string{"eoffice", "mail"}) || got.Unit != p.Unit {
@@ -123,7 +124,7 @@ func TestClient_Unlock(t *testing.T) {
 				t.Errorf("bind with the old password: %v, want ErrInvalidCredentials", err)
 			}
 			got := e.snapshotPerson(t, p.UID)
-			if got.Locked || got.Status != directory.StatusActive || got.LockReason != "" || !got.Active || !got.MustChange ||
+			if got.Locked || got.Status != rules.StatusActive || got.LockReason != "" || !got.Active || !got.MustChange ||
 				!slices.Equal(got.Groups, []string{"mail"}) {
 				t.Errorf("after Unlock: %+v; want unlocked, active, in the active group, must change, groups [mail]", got)
 			}
@@ -139,7 +140,7 @@ func TestClient_Unlock(t *testing.T) {
 	}
 	// A revoke that stopped before the move is not undone by an unlock.
 	m := ldap.NewModifyRequest(dn, nil)
-	m.Replace("ldapsyncStatus", []string{directory.StatusRevoked})
+	m.Replace("ldapsyncStatus", []string{rules.StatusRevoked})
 	if err := e.root(t).Modify(m); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestClient_Revoke(t *testing.T) {
 	half := withApps(person("half", "NV-0501"), "mail")
 	halfDN, _ := e.user(t, half, "Half#Passw0rd!1")
 	m := ldap.NewModifyRequest(halfDN, nil)
-	m.Replace("ldapsyncStatus", []string{directory.StatusRevoked})
+	m.Replace("ldapsyncStatus", []string{rules.StatusRevoked})
 	m.Replace("ldapsyncRevokedTime", []string{"20260101000000Z"})
 	m.Delete("userPassword", nil)
 	if err := e.root(t).Modify(m); err != nil {
@@ -194,7 +195,7 @@ func TestClient_Revoke(t *testing.T) {
 	}
 
 	got := e.snapshotPerson(t, p.UID)
-	if !got.Revoked || got.Status != directory.StatusRevoked || !got.RevokedAt.Equal(revokedAt) ||
+	if !got.Revoked || got.Status != rules.StatusRevoked || !got.RevokedAt.Equal(revokedAt) ||
 		got.Active || len(got.Groups) != 0 || !sameDN(t, got.DN, tomb) {
 		t.Errorf("tombstone in the snapshot: %+v; want revoked at %s (the caller's clock), in no group, at %s", got, revokedAt, tomb)
 	}
@@ -224,8 +225,8 @@ func TestClient_Revoke(t *testing.T) {
 	if err != nil || len(both) != 2 {
 		t.Fatalf("FindPeople hung: %+v, %v; want the tombstone and the new one", both, err)
 	}
-	slices.SortFunc(both, func(a, b directory.Person) int { return strings.Compare(a.Status, b.Status) })
-	if both[0].Status != directory.StatusActive || !both[0].Active || both[0].Revoked || !both[1].Revoked {
+	slices.SortFunc(both, func(a, b rules.Account) int { return strings.Compare(a.Status, b.Status) })
+	if both[0].Status != rules.StatusActive || !both[0].Active || both[0].Revoked || !both[1].Revoked {
 		t.Errorf("after a refused revoke: %+v; want the second hung untouched beside the tombstone", both)
 	}
 }
@@ -280,7 +281,7 @@ func TestClient_Move(t *testing.T) {
 	if err := e.c.Move(ctx(t), dn, "sonv"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.c.ChangeGroups(ctx(t), []directory.GroupChange{{Group: "eoffice", Add: []string{dn}}, {Group: "mail", Remove: []string{dn}}}); err != nil {
+	if err := e.c.ChangeGroups(ctx(t), []rules.GroupChange{{Group: "eoffice", Add: []string{dn}}, {Group: "mail", Remove: []string{dn}}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.snapshotPerson(t, p.UID); got.Unit != "sonv" || !sameDN(t, got.DN, dn) || !got.Active || !slices.Equal(got.Groups, []string{"eoffice"}) {
@@ -302,24 +303,24 @@ func TestClient_UpdatePerson(t *testing.T) {
 	tests := []struct {
 		name    string
 		u       directory.PersonUpdate
-		check   func(directory.Person) bool
+		check   func(rules.Account) bool
 		wantErr string
 	}{
 		{"name change", directory.PersonUpdate{CN: new("Trần Quốc Trạng"), SN: new("Trần"), GivenName: new("Trạng"), DisplayName: new("Trần Quốc Trạng")},
-			func(g directory.Person) bool {
+			func(g rules.Account) bool {
 				return g.CN == "Trần Quốc Trạng" && g.SN == "Trần" && g.DisplayName == "Trần Quốc Trạng" && g.Title == p.Title
 			}, ""},
 		{"replay", directory.PersonUpdate{CN: new("Trần Quốc Trạng"), SN: new("Trần")},
-			func(g directory.Person) bool { return g.CN == "Trần Quốc Trạng" }, ""},
+			func(g rules.Account) bool { return g.CN == "Trần Quốc Trạng" }, ""},
 		{"title", directory.PersonUpdate{Title: new("Phó Trưởng phòng")},
-			func(g directory.Person) bool {
+			func(g rules.Account) bool {
 				return g.Title == "Phó Trưởng phòng" && g.CN == "Trần Quốc Trạng"
 			}, ""},
 		{"phone removed", directory.PersonUpdate{Phone: new("")},
-			func(g directory.Person) bool { return g.Phone == "" && g.Title == "Phó Trưởng phòng" }, ""},
+			func(g rules.Account) bool { return g.Phone == "" && g.Title == "Phó Trưởng phòng" }, ""},
 		{"phone removed again", directory.PersonUpdate{Phone: new("")},
-			func(g directory.Person) bool { return g.Phone == "" }, ""},
-		{"nothing", directory.PersonUpdate{}, func(directory.Person) bool { return true }, ""},
+			func(g rules.Account) bool { return g.Phone == "" }, ""},
+		{"nothing", directory.PersonUpdate{}, func(rules.Account) bool { return true }, ""},
 		{"cn removed", directory.PersonUpdate{CN: new("")}, nil, "cn cannot be removed"},
 	}
 	for _, tt := range tests {

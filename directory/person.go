@@ -10,27 +10,21 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/ldapsync/ldapsync/internal/secret"
-)
-
-// Values of ldapsyncStatus.
-const (
-	StatusActive  = "active"
-	StatusLocked  = "locked"
-	StatusRevoked = "revoked"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 // CreatePerson adds p (DN from PersonDN(p.UID)), a member of the active
 // group and of the groups of p.Groups: AddPerson, then ChangeGroups. If the
 // entry already exists with the same EmployeeID it only makes sure of the
 // memberships; with a different one it is an ErrConflict naming both.
-func (c *Client) CreatePerson(ctx context.Context, p Person) error {
+func (c *Client) CreatePerson(ctx context.Context, p rules.Account) error {
 	if err := c.AddPerson(ctx, p); err != nil {
 		return err
 	}
 	dn := c.cfg.PersonDN(p.UID)
-	var changes []GroupChange
+	var changes []rules.GroupChange
 	for _, g := range append([]string{c.cfg.ActiveGroup}, p.Groups...) {
-		changes = append(changes, GroupChange{Group: g, Add: []string{dn}})
+		changes = append(changes, rules.GroupChange{Group: g, Add: []string{dn}})
 	}
 	return c.ChangeGroups(ctx, changes)
 }
@@ -40,9 +34,9 @@ func (c *Client) CreatePerson(ctx context.Context, p Person) error {
 // once with ChangeGroups. If the entry already exists with the same
 // EmployeeID it is success; with a different one it is an ErrConflict
 // naming both.
-func (c *Client) AddPerson(ctx context.Context, p Person) error {
+func (c *Client) AddPerson(ctx context.Context, p rules.Account) error {
 	dn := c.cfg.PersonDN(p.UID)
-	if err := p.checkNew(); err != nil {
+	if err := checkNew(p); err != nil {
 		return fmt.Errorf("directory: add %q: %w", dn, err)
 	}
 	req := ldap.NewAddRequest(dn, nil)
@@ -58,7 +52,7 @@ func (c *Client) AddPerson(ctx context.Context, p Person) error {
 		{"departmentNumber", p.Unit},
 		{"title", p.Title},
 		{"telephoneNumber", p.Phone},
-		{"ldapsyncStatus", StatusActive},
+		{"ldapsyncStatus", rules.StatusActive},
 	} {
 		if a.value != "" {
 			req.Attribute(a.name, []string{a.value})
@@ -87,7 +81,7 @@ func (c *Client) AddPerson(ctx context.Context, p Person) error {
 }
 
 // checkNew reports what an entry for p would lack.
-func (p Person) checkNew() error {
+func checkNew(p rules.Account) error {
 	var errs []error
 	for _, f := range []struct{ name, value string }{
 		{"uid", p.UID}, {"employeeNumber", p.EmployeeID}, {"cn", p.CN}, {"sn", p.SN},
@@ -151,7 +145,7 @@ func (c *Client) SetPassword(ctx context.Context, dn string, pw secret.Secret) e
 		return err
 	}
 	status := e.GetEqualFoldAttributeValue("ldapsyncStatus")
-	if e.GetEqualFoldAttributeValue("pwdAccountLockedTime") != "" || strings.EqualFold(status, StatusLocked) || strings.EqualFold(status, StatusRevoked) {
+	if e.GetEqualFoldAttributeValue("pwdAccountLockedTime") != "" || strings.EqualFold(status, rules.StatusLocked) || strings.EqualFold(status, rules.StatusRevoked) {
 		return fmt.Errorf("directory: set password %q: %w (status %q): a new password would lift the lock; use Unlock", dn, ErrAccountLocked, status)
 	}
 	return c.setPassword(ctx, dn, pw, ldap.NewModifyRequest(dn, nil))
@@ -309,7 +303,7 @@ func (c *Client) SetGroups(ctx context.Context, dn string, apps []string) error 
 	if err != nil {
 		return err
 	}
-	var changes []GroupChange
+	var changes []rules.GroupChange
 	member := map[string]bool{}
 	for _, g := range have {
 		cn := strings.ToLower(groupCN(g))
@@ -317,11 +311,11 @@ func (c *Client) SetGroups(ctx context.Context, dn string, apps []string) error 
 		if cn == strings.ToLower(c.cfg.ActiveGroup) || want[cn] {
 			continue
 		}
-		changes = append(changes, GroupChange{Group: groupCN(g), Remove: []string{dn}})
+		changes = append(changes, rules.GroupChange{Group: groupCN(g), Remove: []string{dn}})
 	}
 	for _, a := range apps {
 		if !member[strings.ToLower(a)] {
-			changes = append(changes, GroupChange{Group: a, Add: []string{dn}})
+			changes = append(changes, rules.GroupChange{Group: a, Add: []string{dn}})
 		}
 	}
 	return c.ChangeGroups(ctx, changes)
@@ -341,7 +335,7 @@ const (
 // FindPeople returns the people, revoked tombstones included, whose key
 // equals value as slapd matches it (case-insensitively), sorted by UID.
 // Their groups come from memberOf.
-func (c *Client) FindPeople(ctx context.Context, key Key, value string) ([]Person, error) {
+func (c *Client) FindPeople(ctx context.Context, key Key, value string) ([]rules.Account, error) {
 	switch key {
 	case ByUID, ByEmployeeID, ByName, ByMail:
 	default:
@@ -360,7 +354,7 @@ func (c *Client) FindPeople(ctx context.Context, key Key, value string) ([]Perso
 		}
 		slices.Sort(people[i].Groups)
 	}
-	slices.SortFunc(people, func(a, b Person) int { return strings.Compare(a.UID, b.UID) })
+	slices.SortFunc(people, func(a, b rules.Account) int { return strings.Compare(a.UID, b.UID) })
 	return people, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 func TestClient_CreatePerson(t *testing.T) {
@@ -23,7 +24,7 @@ func TestClient_CreatePerson(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		p       directory.Person
+		p       rules.Account
 		wantErr error  // errors.Is target; nil for success
 		errHas  string // text the error must contain
 	}{
@@ -32,8 +33,8 @@ func TestClient_CreatePerson(t *testing.T) {
 		{name: "uid of another employee", p: person("quoctrang", "NV-0002"), wantErr: directory.ErrConflict, errHas: `"NV-0001", not "NV-0002"`},
 		{name: "special characters in cn", p: odd},
 		{name: "special characters in uid", p: person(`a,b+c"d\e<f>g;h=i #`, "NV-0010")},
-		{name: "no sn", p: directory.Person{UID: "nosn", EmployeeID: "NV-0003", CN: "X"}, errHas: "sn is required"},
-		{name: "unknown application", p: func() directory.Person {
+		{name: "no sn", p: rules.Account{UID: "nosn", EmployeeID: "NV-0003", CN: "X"}, errHas: "sn is required"},
+		{name: "unknown application", p: func() rules.Account {
 			p := person("noapp", "NV-0004")
 			p.Groups = []string{"nosuchapp"}
 			return p
@@ -71,8 +72,8 @@ func TestClient_CreatePerson(t *testing.T) {
 	}
 
 	status := get(t, e.root(t), e.cfg.PersonDN("quoctrang"), "ldapsyncStatus", "objectClass")
-	if s := status.GetAttributeValue("ldapsyncStatus"); s != directory.StatusActive {
-		t.Errorf("ldapsyncStatus = %q, want %q", s, directory.StatusActive)
+	if s := status.GetAttributeValue("ldapsyncStatus"); s != rules.StatusActive {
+		t.Errorf("ldapsyncStatus = %q, want %q", s, rules.StatusActive)
 	}
 	memberOf := get(t, e.root(t), e.cfg.PersonDN("quoctrang"), "memberOf").GetAttributeValues("memberOf")
 	slices.Sort(memberOf)

@@ -8,55 +8,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/ldapsync/ldapsync/rules"
 )
-
-// Person is a personal account as the directory holds it.
-type Person struct {
-	DN          string
-	UID         string
-	EmployeeID  string // employeeNumber
-	CN          string
-	SN          string
-	GivenName   string
-	DisplayName string
-	Mail        string
-	Unit        string // departmentNumber: the unit's account name
-	Title       string
-	Phone       string // telephoneNumber
-	// Status is ldapsyncStatus: StatusActive, StatusLocked, StatusRevoked,
-	// or "" for an entry ldapsync did not create.
-	Status string
-	// Groups are the application names whose group lists the person, sorted.
-	// The active group is not among them.
-	Groups []string
-	// Active reports membership of the active group.
-	Active bool
-	// Locked reports a ppolicy lock (pwdAccountLockedTime present).
-	Locked     bool
-	LockReason string
-	// MustChange is pwdReset.
-	MustChange bool
-	// PasswordChanged is pwdChangedTime; zero when no password was ever set.
-	PasswordChanged time.Time
-	// LastLogin is pwdLastSuccess; zero when the account never bound.
-	LastLogin time.Time
-	// Created is createTimestamp.
-	Created time.Time
-	// Revoked reports an entry under the Revoked container; RevokedAt when.
-	Revoked   bool
-	RevokedAt time.Time
-}
-
-// Snapshot is the whole directory as the planner needs it, read with paged
-// searches in a few round trips.
-type Snapshot struct {
-	// People are all personal accounts, revoked tombstones included, sorted
-	// by UID.
-	People []Person
-	// Accounts are the uid values of every other entry that holds one
-	// (organisational accounts under Units, anything else), sorted.
-	Accounts []string
-}
 
 // personAttrs are the attributes Snapshot reads from each person,
 // operational ones included.
@@ -72,8 +25,8 @@ const pageSize = 500
 
 // Snapshot reads every person and account: one paged search each of
 // people, revoked tombstones, groups and uid holders.
-func (c *Client) Snapshot(ctx context.Context) (*Snapshot, error) {
-	var snap Snapshot
+func (c *Client) Snapshot(ctx context.Context) (*rules.Snapshot, error) {
+	var snap rules.Snapshot
 	var err error
 	if snap.People, _, err = c.searchPeople(ctx, "snapshot", "(objectClass=inetOrgPerson)", personAttrs); err != nil {
 		return nil, err
@@ -109,7 +62,7 @@ func (c *Client) Snapshot(ctx context.Context) (*Snapshot, error) {
 	for i := range snap.People {
 		slices.Sort(snap.People[i].Groups)
 	}
-	slices.SortFunc(snap.People, func(a, b Person) int { return strings.Compare(a.UID, b.UID) })
+	slices.SortFunc(snap.People, func(a, b rules.Account) int { return strings.Compare(a.UID, b.UID) })
 	slices.Sort(snap.Accounts)
 	snap.Accounts = slices.Compact(snap.Accounts)
 	return &snap, nil
@@ -119,8 +72,8 @@ func (c *Client) Snapshot(ctx context.Context) (*Snapshot, error) {
 // Revoked that match filter, with attrs: one paged search each. It returns
 // each as a Person (Revoked set, groups left to the caller) and as the
 // entry it was read from.
-func (c *Client) searchPeople(ctx context.Context, what, filter string, attrs []string) ([]Person, []*ldap.Entry, error) {
-	var people []Person
+func (c *Client) searchPeople(ctx context.Context, what, filter string, attrs []string) ([]rules.Account, []*ldap.Entry, error) {
+	var people []rules.Account
 	var entries []*ldap.Entry
 	for _, ct := range []struct {
 		rdn     string
@@ -145,7 +98,7 @@ func (c *Client) searchPeople(ctx context.Context, what, filter string, attrs []
 
 // addGroup records p's membership of the group called cn: the active group
 // sets Active, any other is an application.
-func (c *Client) addGroup(p *Person, cn string) {
+func (c *Client) addGroup(p *rules.Account, cn string) {
 	if strings.EqualFold(cn, c.cfg.ActiveGroup) {
 		p.Active = true
 	} else {
@@ -174,9 +127,9 @@ func (c *Client) searchAll(ctx context.Context, base string, scope int, filter s
 
 // personFromEntry reads a person's attributes; the groups come from the
 // groups' members.
-func personFromEntry(e *ldap.Entry) (Person, error) {
+func personFromEntry(e *ldap.Entry) (rules.Account, error) {
 	get := e.GetEqualFoldAttributeValue
-	p := Person{
+	p := rules.Account{
 		DN:          e.DN,
 		UID:         get("uid"),
 		EmployeeID:  get("employeeNumber"),
@@ -208,7 +161,7 @@ func personFromEntry(e *ldap.Entry) (Person, error) {
 		}
 		var err error
 		if *t.dst, err = parseGeneralizedTime(v); err != nil {
-			return Person{}, fmt.Errorf("%s: %w", t.attr, err)
+			return rules.Account{}, fmt.Errorf("%s: %w", t.attr, err)
 		}
 	}
 	return p, nil
@@ -252,7 +205,7 @@ type personIndex struct {
 	suffix string         // ",<People>,<BaseDN>", lower case
 }
 
-func (c *Client) newPersonIndex(people []Person) personIndex {
+func (c *Client) newPersonIndex(people []rules.Account) personIndex {
 	idx := personIndex{
 		byDN:   make(map[string]int, len(people)),
 		byUID:  make(map[string]int, len(people)),

@@ -13,6 +13,7 @@ import (
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
 	"github.com/ldapsync/ldapsync/internal/syncbuf"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 // TestDial_TLS connects to a slapd with a certificate from a throwaway CA,
@@ -69,7 +70,7 @@ func TestDial_TLS(t *testing.T) {
 					t.Fatalf("Dial: %v, want an error containing %q", err, tt.wantErr)
 				}
 				t.Log(err)
-				if errors.Is(err, directory.ErrUnavailable) != tt.transient || time.Since(begin) > 5*time.Second {
+				if errors.Is(err, rules.ErrUnavailable) != tt.transient || time.Since(begin) > 5*time.Second {
 					t.Errorf("a configuration error is reported as transient, or after %v: %v", time.Since(begin), err)
 				}
 				return

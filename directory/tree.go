@@ -14,12 +14,6 @@ import (
 	"github.com/ldapsync/ldapsync/rules"
 )
 
-// Created is one entry EnsureTree created or changed, for the audit.
-type Created struct {
-	DN   string
-	What string
-}
-
 // EmptyMember is the member value every group ldapsync creates carries: the
 // empty DN, which names no entry. groupOfNames requires at least one
 // member, and a permanent placeholder lets a group lose its last real
@@ -56,13 +50,13 @@ type entrySpec struct {
 // the attributes it sets; attributes it does not set (pwdMaxFailure or
 // pwdGraceAuthNLimit an administrator adds to a policy) stay. It reports
 // what it changed, also when it fails part way.
-func (c *Client) EnsureTree(ctx context.Context, r *rules.Rules) ([]Created, error) {
+func (c *Client) EnsureTree(ctx context.Context, r *rules.Rules) ([]rules.TreeChange, error) {
 	for _, reserved := range []string{DefaultPolicyCN, ServicePolicyCN} {
 		if _, ok := r.Config.Password.Profiles[reserved]; ok {
 			return nil, fmt.Errorf("directory: password profile %q: the name is taken by the policy entry %s", reserved, c.cfg.PolicyDN(reserved))
 		}
 	}
-	var changed []Created
+	var changed []rules.TreeChange
 	for _, spec := range c.treeSpecs(r) {
 		what, err := c.ensure(ctx, spec)
 		if err != nil {
@@ -70,7 +64,7 @@ func (c *Client) EnsureTree(ctx context.Context, r *rules.Rules) ([]Created, err
 		}
 		if what != "" {
 			c.log.Debug().Str("dn", spec.dn).Str("what", what).Msg("tree entry")
-			changed = append(changed, Created{DN: spec.dn, What: what})
+			changed = append(changed, rules.TreeChange{DN: spec.dn, What: what})
 		}
 	}
 	return changed, nil

@@ -141,7 +141,7 @@ func TestClient_EnsureTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantFixed := []directory.Created{
+	wantFixed := []rules.TreeChange{
 		{DN: "ou=sonv,ou=units," + base, What: "corrected mail"},
 		{DN: cfg.GroupDN("mail"), What: "corrected description, member"},
 		{DN: policy, What: "corrected description, pwdMinLength, pwdMaxAge"},

@@ -13,18 +13,17 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/internal/secret"
 	"github.com/ldapsync/ldapsync/rules"
 )
 
-// Directory is what sync needs from the directory; *directory.Client
-// satisfies it, and unit tests use a fake.
+// Directory is what sync needs from the directory, in the domain's types;
+// the directory package's Client satisfies it, and unit tests use a fake.
 type Directory interface {
-	Snapshot(ctx context.Context) (*directory.Snapshot, error)
-	AddPerson(ctx context.Context, p directory.Person) error
+	Snapshot(ctx context.Context) (*rules.Snapshot, error)
+	AddPerson(ctx context.Context, p rules.Account) error
 	SetPassword(ctx context.Context, dn string, pw secret.Secret) error
-	ChangeGroups(ctx context.Context, changes []directory.GroupChange) error
+	ChangeGroups(ctx context.Context, changes []rules.GroupChange) error
 	DeleteTombstone(ctx context.Context, uid string) error
 }
 
@@ -256,7 +255,7 @@ func (r *applyRun) groups(ctx context.Context) {
 
 // groupChanges nets ops, in plan order, into one change per group: what a
 // person joins and then leaves in the same run is left alone.
-func groupChanges(ops []*Op) []directory.GroupChange {
+func groupChanges(ops []*Op) []rules.GroupChange {
 	type key struct{ group, dn string }
 	first, last := map[key]bool{}, map[key]bool{} // true: join
 	var order []key
@@ -275,7 +274,7 @@ func groupChanges(ops []*Op) []directory.GroupChange {
 			note(key{g, op.DN}, false)
 		}
 	}
-	byGroup := map[string]*directory.GroupChange{}
+	byGroup := map[string]*rules.GroupChange{}
 	var groups []string
 	for _, k := range order {
 		if first[k] != last[k] {
@@ -283,7 +282,7 @@ func groupChanges(ops []*Op) []directory.GroupChange {
 		}
 		c, ok := byGroup[k.group]
 		if !ok {
-			c = &directory.GroupChange{Group: k.group}
+			c = &rules.GroupChange{Group: k.group}
 			byGroup[k.group] = c
 			groups = append(groups, k.group)
 		}
@@ -294,7 +293,7 @@ func groupChanges(ops []*Op) []directory.GroupChange {
 		}
 	}
 	slices.Sort(groups)
-	out := make([]directory.GroupChange, len(groups))
+	out := make([]rules.GroupChange, len(groups))
 	for i, g := range groups {
 		out[i] = *byGroup[g]
 	}
@@ -320,8 +319,8 @@ func groupDetail(op *Op) map[string]string {
 // letter, the audit log: a full disk). Anything else is the directory
 // refusing the change itself.
 func stopsRun(err error) bool {
-	return errors.Is(err, directory.ErrUnavailable) || errors.Is(err, directory.ErrConnect) ||
-		errors.Is(err, directory.ErrClosed) || errors.Is(err, errLocal)
+	return errors.Is(err, rules.ErrUnavailable) || errors.Is(err, rules.ErrConnect) ||
+		errors.Is(err, rules.ErrClosed) || errors.Is(err, errLocal)
 }
 
 // record writes the audit record of an event that needed no operation.

@@ -48,7 +48,7 @@ func BenchmarkApply(b *testing.B) {
 			defer client.Close()
 			cfg := DefaultConfig()
 			cfg.StateDir = b.TempDir()
-			eng, err := Open(Options{Config: cfg, Rules: r, Directory: client, Layout: dcfg, Parallel: conns, Log: zerolog.Nop(), Now: testclock.Clock()})
+			eng, err := Open(Options{Config: cfg, Rules: r, Directory: client, Layout: layoutOf(dcfg), Parallel: conns, Log: zerolog.Nop(), Now: testclock.Clock()})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -61,9 +61,9 @@ func BenchmarkApply(b *testing.B) {
 				for i := range others {
 					others[i] = dcfg.PersonDN(fmt.Sprintf("other%06d", i))
 				}
-				var fill []directory.GroupChange
+				var fill []rules.GroupChange
 				for _, g := range []string{dcfg.ActiveGroup, "eoffice", "mail"} {
-					fill = append(fill, directory.GroupChange{Group: g, Add: others})
+					fill = append(fill, rules.GroupChange{Group: g, Add: others})
 				}
 				if err := client.ChangeGroups(ctx, fill); err != nil {
 					b.Fatal(err)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ldapsync/ldapsync/directory"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 // syntheticCSV is n hire rows over a few units, with the name collisions
@@ -65,8 +65,8 @@ func BenchmarkPlan(b *testing.B) {
 	for i, ev := range batch.Events[:20_000] {
 		existing = append(existing, Entry{Seq: uint64(i + 1), Event: ev})
 	}
-	snap := &directory.Snapshot{}
-	for _, op := range pl.Plan(existing, &directory.Snapshot{}, t0).Ops {
+	snap := &rules.Snapshot{}
+	for _, op := range pl.Plan(existing, &rules.Snapshot{}, t0).Ops {
 		if op.Kind == OpCreate {
 			p := op.Person()
 			p.PasswordChanged, p.MustChange = t0, true

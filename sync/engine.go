@@ -17,7 +17,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/rules"
 )
 
@@ -28,9 +27,9 @@ import (
 const SourceInbox = "inbox"
 
 // TreeEnsurer creates the containers, units, groups and password policy the
-// accounts live in; *directory.Client satisfies it.
+// accounts live in; the directory package's Client satisfies it.
 type TreeEnsurer interface {
-	EnsureTree(ctx context.Context, r *rules.Rules) ([]directory.Created, error)
+	EnsureTree(ctx context.Context, r *rules.Rules) ([]rules.TreeChange, error)
 }
 
 // Engine ties the journal, the planner, the applier and the audit log to
@@ -38,7 +37,7 @@ type TreeEnsurer interface {
 type Engine struct {
 	cfg    Config
 	dir    Directory
-	layout directory.Config
+	layout Layout
 	// rules is swapped by SetRules when the config is reloaded; each batch
 	// reads it once and keeps it to its end.
 	rules atomic.Pointer[rules.Rules]
@@ -57,8 +56,8 @@ type Options struct {
 	Config    Config
 	Rules     *rules.Rules
 	Directory Directory
-	// Layout is where accounts live in the directory (directory.Config).
-	Layout directory.Config
+	// Layout is where accounts live in the directory.
+	Layout Layout
 	// Now is the clock; nil means time.Now. Every deadline is reckoned by it.
 	Now func() time.Time
 	// Rand is the randomness for passwords; nil means crypto/rand.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ldapsync/ldapsync/directory"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 // drop writes a file into the inbox as HR is asked to: under a dot-name,
@@ -334,9 +335,9 @@ func TestEngine_ServiceBindFailureKeepsEventsPending(t *testing.T) {
 	drop(t, cfg, "a.csv", header+row("E1", "NV1", "Nguyễn Quốc Trạng", "sotttt")+row("E2", "NV2", "Lê Văn Tuấn", "sotttt"))
 	ingestAll(t, e)
 	f.failOn["AddPerson "+personDN("quoctrang")] = true
-	f.failWith["AddPerson "+personDN("quoctrang")] = fmt.Errorf("directory: bind: %w: LDAP Result Code 49", directory.ErrConnect)
+	f.failWith["AddPerson "+personDN("quoctrang")] = fmt.Errorf("directory: bind: %w: LDAP Result Code 49", rules.ErrConnect)
 	_, rep, err := e.Process(context.Background())
-	if !errors.Is(err, directory.ErrConnect) || rep.Refused != 0 {
+	if !errors.Is(err, rules.ErrConnect) || rep.Refused != 0 {
 		t.Fatalf("err %v report %+v; want the run stopped, nothing refused", err, rep)
 	}
 	if n := len(e.Journal().Pending()); n != 2 {

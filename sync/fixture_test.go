@@ -40,7 +40,12 @@ func exampleRules(t testing.TB) *rules.Rules {
 }
 
 // layout is the directory layout the unit tests plan for.
-var layout = directory.DefaultConfig()
+var layout = layoutOf(directory.DefaultConfig())
+
+// layoutOf is the layout of a directory config, as cmd wires it.
+func layoutOf(c directory.Config) Layout {
+	return Layout{PersonDN: c.PersonDN, ActiveGroup: c.ActiveGroup}
+}
 
 func personDN(uid string) string { return layout.PersonDN(uid) }
 
@@ -49,7 +54,7 @@ func personDN(uid string) string { return layout.PersonDN(uid) }
 // integration_test.go.
 type fakeDir struct {
 	mu        gosync.Mutex
-	people    map[string]*directory.Person // by DN
+	people    map[string]*rules.Account // by DN
 	passwords map[string]string
 	accounts  []string
 	// failOn, when set, makes the named method fail once per listed DN;
@@ -60,11 +65,11 @@ type fakeDir struct {
 }
 
 func newFakeDir() *fakeDir {
-	return &fakeDir{people: map[string]*directory.Person{}, passwords: map[string]string{}, calls: map[string]int{},
+	return &fakeDir{people: map[string]*rules.Account{}, passwords: map[string]string{}, calls: map[string]int{},
 		failOn: map[string]bool{}, failWith: map[string]error{}}
 }
 
-var errOutage = fmt.Errorf("fake: directory down: %w", directory.ErrUnavailable)
+var errOutage = fmt.Errorf("fake: directory down: %w", rules.ErrUnavailable)
 
 func (f *fakeDir) fail(method, dn string) error {
 	f.calls[method+" "+dn]++
@@ -78,17 +83,17 @@ func (f *fakeDir) fail(method, dn string) error {
 	return nil
 }
 
-func (f *fakeDir) Snapshot(context.Context) (*directory.Snapshot, error) {
+func (f *fakeDir) Snapshot(context.Context) (*rules.Snapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := &directory.Snapshot{Accounts: f.accounts}
+	s := &rules.Snapshot{Accounts: f.accounts}
 	for _, p := range f.people {
 		s.People = append(s.People, *p)
 	}
 	return s, nil
 }
 
-func (f *fakeDir) AddPerson(_ context.Context, p directory.Person) error {
+func (f *fakeDir) AddPerson(_ context.Context, p rules.Account) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	dn := personDN(p.UID)
@@ -128,7 +133,7 @@ func (f *fakeDir) SetPassword(_ context.Context, dn string, pw secret.Secret) er
 }
 
 // ChangeGroups applies changes; it fails for the groups in failGroup.
-func (f *fakeDir) ChangeGroups(_ context.Context, changes []directory.GroupChange) error {
+func (f *fakeDir) ChangeGroups(_ context.Context, changes []rules.GroupChange) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls["ChangeGroups"]++

@@ -52,7 +52,7 @@ func TestDaemon_CSVHiresBecomeAccounts(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.StateDir = t.TempDir()
 	cfg.Inbox.Poll, cfg.Inbox.Settle = 1e8, 0 // 100ms
-	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: client, Layout: dcfg, Log: log, Now: testclock.Clock()})
+	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: client, Layout: layoutOf(dcfg), Log: log, Now: testclock.Clock()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ type outageDir struct {
 	back  chan struct{}
 }
 
-func (d *outageDir) AddPerson(ctx context.Context, p directory.Person) error {
+func (d *outageDir) AddPerson(ctx context.Context, p rules.Account) error {
 	d.mu.Lock()
 	d.calls++
 	if d.calls == d.n {
@@ -219,7 +219,7 @@ func TestDaemon_SlapdDownMidBatch(t *testing.T) {
 	cfg.StateDir = t.TempDir()
 	cfg.Inbox.Poll, cfg.Inbox.Settle = 1e8, 0
 	cfg.RetryMin, cfg.RetryMax = 1e8, 5e8
-	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: dir, Layout: dcfg, Log: log, Parallel: 3, Now: testclock.Clock()})
+	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: dir, Layout: layoutOf(dcfg), Log: log, Parallel: 3, Now: testclock.Clock()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestEngine_ReusesANameAfterTheEmbargo(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, r.Location)
 	cfg := DefaultConfig()
 	cfg.StateDir = t.TempDir()
-	eng, err := Open(Options{Config: cfg, Rules: r, Directory: client, Layout: dcfg, Log: zerolog.New(zerolog.NewTestWriter(t)),
+	eng, err := Open(Options{Config: cfg, Rules: r, Directory: client, Layout: layoutOf(dcfg), Log: zerolog.New(zerolog.NewTestWriter(t)),
 		Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +305,7 @@ func TestEngine_ReusesANameAfterTheEmbargo(t *testing.T) {
 		t.Fatal(err)
 	}
 	// quoctrang was revoked on 2025-11-23.
-	if err := client.CreatePerson(ctx, directory.Person{UID: "quoctrang", EmployeeID: "OLD-1", CN: "Nguyễn Quốc Trạng", SN: "Nguyễn"}); err != nil {
+	if err := client.CreatePerson(ctx, rules.Account{UID: "quoctrang", EmployeeID: "OLD-1", CN: "Nguyễn Quốc Trạng", SN: "Nguyễn"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := client.Revoke(ctx, dcfg.PersonDN("quoctrang"), time.Date(2025, 11, 23, 3, 0, 0, 0, time.UTC)); err != nil {

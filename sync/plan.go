@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/rules"
 )
 
@@ -90,12 +89,21 @@ type Planner struct {
 	Rules *rules.Rules
 	// Layout is where accounts live in the directory: their DNs and the
 	// active group's name.
-	Layout directory.Config
+	Layout Layout
+}
+
+// Layout is where the directory keeps accounts, as far as a plan names
+// them; cmd fills it from the directory's config.
+type Layout struct {
+	// PersonDN returns the DN of the account uid; it never changes (NT 2.1).
+	PersonDN func(uid string) string
+	// ActiveGroup is the group of the accounts that may log in.
+	ActiveGroup string
 }
 
 // Plan computes the operations for entries (pending journal entries, in any
 // order) against what the directory holds, at now.
-func (pl *Planner) Plan(entries []Entry, snap *directory.Snapshot, now time.Time) *Plan {
+func (pl *Planner) Plan(entries []Entry, snap *rules.Snapshot, now time.Time) *Plan {
 	// Sort pointers, not the entries: an Entry is large.
 	order := make([]*Entry, len(entries))
 	for i := range entries {
@@ -135,7 +143,7 @@ func fold(s string) string { return strings.ToLower(s) }
 // 147-148): from the day after the revocation to 24:00 of the
 // corresponding day, so the name is free from the next 00:00. A
 // revocation of unknown date holds its name for good.
-func (pl *Planner) embargoed(p *directory.Person, now time.Time) bool {
+func (pl *Planner) embargoed(p *rules.Account, now time.Time) bool {
 	e := pl.Rules.Username.ReuseEmbargo
 	switch {
 	case e.IsZero():
@@ -151,7 +159,7 @@ func (pl *Planner) embargoed(p *directory.Person, now time.Time) bool {
 // far have run.
 type planState struct {
 	pl         *Planner
-	byEmployee map[string][]*directory.Person
+	byEmployee map[string][]*rules.Account
 	taken      map[string]bool
 	alloc      *rules.Allocator
 	// names caches each uid's DN and mail address: a hire has three
@@ -159,13 +167,13 @@ type planState struct {
 	names map[string][2]string
 	// expired are the tombstones whose reuse embargo is over: their names
 	// are free, once the tombstone is purged.
-	expired map[string]*directory.Person
+	expired map[string]*rules.Account
 	now     time.Time
 }
 
-func newPlanState(pl *Planner, snap *directory.Snapshot, now time.Time) *planState {
-	st := &planState{pl: pl, byEmployee: map[string][]*directory.Person{}, taken: map[string]bool{},
-		names: map[string][2]string{}, expired: map[string]*directory.Person{}, now: now}
+func newPlanState(pl *Planner, snap *rules.Snapshot, now time.Time) *planState {
+	st := &planState{pl: pl, byEmployee: map[string][]*rules.Account{}, taken: map[string]bool{},
+		names: map[string][2]string{}, expired: map[string]*rules.Account{}, now: now}
 	for i := range snap.People {
 		p := snap.People[i] // a copy: planning changes it, the snapshot stays as read
 		if p.Revoked && !pl.embargoed(&p, now) {
@@ -258,7 +266,7 @@ func (st *planState) hire(p *Plan, e *Entry) {
 	// As the directory will hold it: a first password to change, so a
 	// second hire of the same person in this batch is satisfied.
 	person.Groups, person.PasswordChanged, person.MustChange = nil, st.now, true
-	st.byEmployee[fold(ev.EmployeeID)] = []*directory.Person{&person}
+	st.byEmployee[fold(ev.EmployeeID)] = []*rules.Account{&person}
 	p.Ops = append(p.Ops, create, st.op(OpIssueCredentials, e, uid, ""))
 	st.setGroups(p, e, &person, true, ev.Applications)
 }
@@ -266,7 +274,7 @@ func (st *planState) hire(p *Plan, e *Entry) {
 // setGroups plans the OpGroups that puts acct in the active group or not,
 // and in exactly the application groups apps, and records the result in
 // acct. It plans nothing when acct is there already.
-func (st *planState) setGroups(p *Plan, e *Entry, acct *directory.Person, active bool, apps []string) {
+func (st *planState) setGroups(p *Plan, e *Entry, acct *rules.Account, active bool, apps []string) {
 	apps = slices.Sorted(slices.Values(apps))
 	var join, leave []string
 	if active && !acct.Active {
@@ -303,7 +311,7 @@ func union(a, b []string) []string {
 
 // account returns the one account of the event's employee, or refuses the
 // event and returns nil.
-func (st *planState) account(p *Plan, e *Entry) *directory.Person {
+func (st *planState) account(p *Plan, e *Entry) *rules.Account {
 	ev := &e.Event
 	refuse := func(format string, args ...any) {
 		p.Refused = append(p.Refused, Outcome{Seq: e.Seq, Event: ev, Status: Failed, Reason: fmt.Sprintf(format, args...)})
@@ -365,8 +373,8 @@ func (st *planState) op(kind OpKind, e *Entry, uid, note string) Op {
 }
 
 // Person returns the directory entry an OpCreate makes.
-func (o *Op) Person() directory.Person {
-	return directory.Person{
+func (o *Op) Person() rules.Account {
+	return rules.Account{
 		UID: o.UID, EmployeeID: o.EmployeeID,
 		CN: o.name.Full(), SN: o.name.Family, GivenName: o.name.Given, DisplayName: o.name.Full(),
 		Mail: o.Mail, Unit: o.Unit, Title: o.Title, Phone: o.Phone, Groups: o.Applications,

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/rules"
 )
 
@@ -43,7 +42,7 @@ func TestPlanner_HireLadder(t *testing.T) {
 		hire(5, "NV5", "Lê Văn Tuấn", "tnmt_nh"),
 		hire(6, "NV6", "Phạm Văn Tuấn", "sonv_vp"),
 	}
-	p := pl.Plan(entries, &directory.Snapshot{}, t0)
+	p := pl.Plan(entries, &rules.Snapshot{}, t0)
 	want := "quoctrang vantuan tuanlv tuanlv.nh tuanlv2.nh tuanpv"
 	if got := strings.Join(uids(p.Ops, OpCreate), " "); got != want {
 		t.Errorf("created %s\nwant    %s", got, want)
@@ -65,8 +64,8 @@ func TestPlanner_HireLadder(t *testing.T) {
 
 func TestPlanner_TakenNames(t *testing.T) {
 	pl := &Planner{Rules: exampleRules(t), Layout: layout}
-	snap := &directory.Snapshot{
-		People:   []directory.Person{{UID: "vantuan", EmployeeID: "OLD1"}, {UID: "tuanlv", EmployeeID: "OLD2", Revoked: true}},
+	snap := &rules.Snapshot{
+		People:   []rules.Account{{UID: "vantuan", EmployeeID: "OLD1"}, {UID: "tuanlv", EmployeeID: "OLD2", Revoked: true}},
 		Accounts: []string{"quoctrang"},
 	}
 	p := pl.Plan([]Entry{hire(1, "NV1", "Nguyễn Quốc Trạng", "sotttt"), hire(2, "NV2", "Lê Văn Tuấn", "vhtt_ns")}, snap, t0)
@@ -79,31 +78,31 @@ func TestPlanner_ExistingEmployee(t *testing.T) {
 	pl := &Planner{Rules: exampleRules(t), Layout: layout}
 	tests := []struct {
 		name   string
-		people []directory.Person
+		people []rules.Account
 		ops    []OpKind
 		status Status
 		reason string
 	}{
-		{"account made, letter out, not yet used: nothing to do", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, MustChange: true, Active: true}},
+		{"account made, letter out, not yet used: nothing to do", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, MustChange: true, Active: true}},
 			nil, Done, "already has account quoctrang"},
-		{"account made and used: nothing to do", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, LastLogin: t0, Active: true}},
+		{"account made and used: nothing to do", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, LastLogin: t0, Active: true}},
 			nil, Done, "already has account quoctrang"},
-		{"password set, not flagged, never used: issue again", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, Active: true}},
+		{"password set, not flagged, never used: issue again", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, Active: true}},
 			[]OpKind{OpIssueCredentials}, "", ""},
-		{"account made, password never set: issue it", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", Active: true}},
+		{"account made, password never set: issue it", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", Active: true}},
 			[]OpKind{OpIssueCredentials}, "", ""},
-		{"run stopped before its group changes: join them", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, MustChange: true}},
+		{"run stopped before its group changes: join them", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, MustChange: true}},
 			[]OpKind{OpGroups}, "", ""},
-		{"locked: not put back in the active group", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, Locked: true}},
+		{"locked: not put back in the active group", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, Locked: true}},
 			nil, Done, "already has account"},
-		{"account revoked: refused", []directory.Person{{UID: "quoctrang", EmployeeID: "NV1", Revoked: true}},
+		{"account revoked: refused", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", Revoked: true}},
 			nil, Failed, "revoked"},
-		{"two entries: refused", []directory.Person{{UID: "a", EmployeeID: "NV1"}, {UID: "b", EmployeeID: "NV1"}},
+		{"two entries: refused", []rules.Account{{UID: "a", EmployeeID: "NV1"}, {UID: "b", EmployeeID: "NV1"}},
 			nil, Failed, "held by 2 entries (a, b)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := pl.Plan([]Entry{hire(1, "NV1", "Nguyễn Quốc Trạng", "sotttt")}, &directory.Snapshot{People: tt.people}, t0)
+			p := pl.Plan([]Entry{hire(1, "NV1", "Nguyễn Quốc Trạng", "sotttt")}, &rules.Snapshot{People: tt.people}, t0)
 			var kinds []OpKind
 			for _, o := range p.Ops {
 				kinds = append(kinds, o.Kind)
@@ -132,14 +131,14 @@ func TestPlanner_HeldUntilEffective(t *testing.T) {
 	e.Event.Effective = rules.Date{Year: 2026, Month: 12, Day: 1}
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, r.Location)
 
-	p := pl.Plan([]Entry{e}, &directory.Snapshot{}, start.Add(-time.Second))
+	p := pl.Plan([]Entry{e}, &rules.Snapshot{}, start.Add(-time.Second))
 	if len(p.Ops) != 0 || len(p.Held) != 1 || !p.Held[0].Until.Equal(start) || !p.NextDue().Equal(start) {
 		t.Fatalf("a second before: ops %v held %+v", p.Ops, p.Held)
 	}
 	if !start.Equal(time.Date(2026, 11, 30, 17, 0, 0, 0, time.UTC)) {
 		t.Errorf("start = %v, want 00:00 in Asia/Ho_Chi_Minh (17:00 UTC the day before)", start)
 	}
-	if p := pl.Plan([]Entry{e}, &directory.Snapshot{}, start); len(p.Ops) != 3 || len(p.Held) != 0 {
+	if p := pl.Plan([]Entry{e}, &rules.Snapshot{}, start); len(p.Ops) != 3 || len(p.Held) != 0 {
 		t.Errorf("at 00:00: ops %v held %v", p.Ops, p.Held)
 	}
 }
@@ -154,7 +153,7 @@ func TestPlanner_Deterministic(t *testing.T) {
 	}
 	entries[5].Event.Effective = rules.DateOf(effectiveTime.AddDate(0, -1, 0)) // earlier: planned first
 	var want bytes.Buffer
-	if err := pl.Plan(entries, &directory.Snapshot{}, t0).WriteJSON(&want); err != nil {
+	if err := pl.Plan(entries, &rules.Snapshot{}, t0).WriteJSON(&want); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(want.String(), `{"op":"create","uid":"thianh"`) {
@@ -164,7 +163,7 @@ func TestPlanner_Deterministic(t *testing.T) {
 	for range 20 {
 		rng.Shuffle(len(entries), func(i, j int) { entries[i], entries[j] = entries[j], entries[i] })
 		var got bytes.Buffer
-		pl.Plan(entries, &directory.Snapshot{}, t0).WriteJSON(&got)
+		pl.Plan(entries, &rules.Snapshot{}, t0).WriteJSON(&got)
 		if got.String() != want.String() {
 			t.Fatalf("plan depends on input order:\n%s\nwant\n%s", got.String(), want.String())
 		}
@@ -180,7 +179,7 @@ func apps(seq uint64, employee string, set []string, changes ...AppChange) Entry
 
 func TestPlanner_Applications(t *testing.T) {
 	pl := &Planner{Rules: exampleRules(t), Layout: layout}
-	snap := &directory.Snapshot{People: []directory.Person{
+	snap := &rules.Snapshot{People: []rules.Account{
 		{UID: "quoctrang", EmployeeID: "NV1", Groups: []string{"baocao", "mail"}, PasswordChanged: t0, MustChange: true, Active: true},
 		{UID: "tuanlv", EmployeeID: "NV2", Revoked: true},
 	}}
@@ -239,7 +238,7 @@ func TestPlanner_ReuseEmbargo(t *testing.T) {
 	r := exampleRules(t)
 	pl := &Planner{Rules: r, Layout: layout}
 	ict := func(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, r.Location) }
-	tomb := directory.Person{UID: "quoctrang", EmployeeID: "OLD", Revoked: true, RevokedAt: ict(2025, 11, 23, 10)}
+	tomb := rules.Account{UID: "quoctrang", EmployeeID: "OLD", Revoked: true, RevokedAt: ict(2025, 11, 23, 10)}
 	tests := []struct {
 		name    string
 		embargo rules.Period
@@ -259,7 +258,7 @@ func TestPlanner_ReuseEmbargo(t *testing.T) {
 			old.RevokedAt = tt.revoked
 			e := hire(1, "NEW", "Nguyễn Quốc Trạng", "sotttt")
 			e.Event.Effective = rules.Date{Year: 2025, Month: 11, Day: 1} // before every now below
-			p := pl.Plan([]Entry{e}, &directory.Snapshot{People: []directory.Person{old}}, tt.now)
+			p := pl.Plan([]Entry{e}, &rules.Snapshot{People: []rules.Account{old}}, tt.now)
 			var got []string
 			for _, o := range p.Ops {
 				if o.Kind == OpPurge || o.Kind == OpCreate {
@@ -276,8 +275,8 @@ func TestPlanner_ReuseEmbargo(t *testing.T) {
 // LDAP compares uid and employeeNumber ignoring case; so does the planner.
 func TestPlanner_IgnoresCase(t *testing.T) {
 	pl := &Planner{Rules: exampleRules(t), Layout: layout}
-	snap := &directory.Snapshot{
-		People:   []directory.Person{{UID: "VANTUAN", EmployeeID: "OTHER"}, {UID: "tuanlv", EmployeeID: "nt-002", PasswordChanged: t0, MustChange: true, Active: true}},
+	snap := &rules.Snapshot{
+		People:   []rules.Account{{UID: "VANTUAN", EmployeeID: "OTHER"}, {UID: "tuanlv", EmployeeID: "nt-002", PasswordChanged: t0, MustChange: true, Active: true}},
 		Accounts: []string{"QuocTrang"},
 	}
 	p := pl.Plan([]Entry{hire(1, "NT-001", "Nguyễn Quốc Trạng", "sotttt"), hire(2, "NT-002", "Lê Văn Tuấn", "sotttt"), hire(3, "NT-003", "Lê Văn Tuấn", "sotttt")}, snap, t0)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/rules"
 )
 
@@ -33,7 +32,7 @@ type treeCounter struct {
 	n  int
 }
 
-func (c *treeCounter) EnsureTree(context.Context, *rules.Rules) ([]directory.Created, error) {
+func (c *treeCounter) EnsureTree(context.Context, *rules.Rules) ([]rules.TreeChange, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n++

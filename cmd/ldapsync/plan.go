@@ -78,7 +78,7 @@ Exit status: 0 planned, 1 rows rejected or the directory unreachable,
 			if err != nil {
 				return a.fail(exitFailure, "%v", err)
 			}
-			planner := &sync.Planner{Rules: l.Rules, Layout: l.Cfg.Directory}
+			planner := &sync.Planner{Rules: l.Rules, Layout: layout(l.Cfg.Directory)}
 			plan := planner.Plan(entries, snap, now())
 			if *output == "json" {
 				err = plan.WriteJSON(a.stdout)

@@ -51,7 +51,7 @@ not valid, the running config stays and the problems are logged.`,
 			}
 			defer dir.Close()
 			eng, err := sync.Open(sync.Options{
-				Config: l.Cfg.Sync, Rules: l.Rules, Directory: dir, Layout: l.Cfg.Directory,
+				Config: l.Cfg.Sync, Rules: l.Rules, Directory: dir, Layout: layout(l.Cfg.Directory),
 				Now: now, Log: log.With().Str("component", "sync").Logger(), Parallel: l.Cfg.Directory.Connections,
 			})
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/rules"
+	"github.com/ldapsync/ldapsync/sync"
 )
 
 // common holds the flags the commands that touch the directory share.
@@ -119,4 +120,9 @@ func dial(ctx context.Context, cfg directory.Config, log zerolog.Logger, wait bo
 		}
 		backoff = min(2*backoff, time.Minute)
 	}
+}
+
+// layout tells the planner where the directory of cfg keeps accounts.
+func layout(cfg directory.Config) sync.Layout {
+	return sync.Layout{PersonDN: cfg.PersonDN, ActiveGroup: cfg.ActiveGroup}
 }
