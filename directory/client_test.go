@@ -110,7 +110,7 @@ func TestClient_retry(t *testing.T) {
 	// RetryFor.
 	c := dial(t, 2*time.Second)
 	begin := time.Now()
-	err := c.SetPassword(ctx(t), dn, secret.New("Ab1!"))
+	err := c.SetPassword(ctx(t), dn, secret.New("Ab1!"), "")
 	if !ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) || errors.Is(err, rules.ErrUnavailable) || time.Since(begin) > time.Second {
 		t.Errorf("a password too short: %v after %v; want a constraint violation at once", err, time.Since(begin))
 	}
@@ -223,7 +223,7 @@ func TestClient_outage(t *testing.T) {
 				p := person(fmt.Sprintf("out%03d", i), fmt.Sprintf("NV-%04d", i))
 				err := e.c.CreatePerson(ctx(t), p)
 				if err == nil {
-					err = e.c.SetPassword(ctx(t), e.cfg.PersonDN(p.UID), pw(i))
+					err = e.c.SetPassword(ctx(t), e.cfg.PersonDN(p.UID), pw(i), "")
 				}
 				if err != nil {
 					errs <- fmt.Errorf("person %d: %w", i, err)

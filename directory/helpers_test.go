@@ -176,7 +176,7 @@ func (e *env) user(t *testing.T, p rules.Account, pw string) (string, secret.Sec
 	}
 	dn := e.cfg.PersonDN(p.UID)
 	s := e.pw(pw)
-	if err := e.c.SetPassword(ctx(t), dn, s); err != nil {
+	if err := e.c.SetPassword(ctx(t), dn, s, ""); err != nil {
 		t.Fatal(err)
 	}
 	return dn, s

@@ -71,7 +71,7 @@ func TestClient_Lock(t *testing.T) {
 		t.Errorf("active accounts after the lock: %v, %v; want none", res, err)
 	}
 	// A new password would lift slapd's lock.
-	if err := e.c.SetPassword(ctx(t), dn, e.pw("N3w#Passw0rdXyz")); !errors.Is(err, directory.ErrAccountLocked) {
+	if err := e.c.SetPassword(ctx(t), dn, e.pw("N3w#Passw0rdXyz"), ""); !errors.Is(err, directory.ErrAccountLocked) {
 		t.Errorf("SetPassword on a locked account: %v, want ErrAccountLocked", err)
 	}
 	if _, err := e.c.Bind(ctx(t), dn, pw); !errors.Is(err, directory.ErrAccountLocked) {

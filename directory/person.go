@@ -133,7 +133,11 @@ func (c *Client) groupsOf(ctx context.Context, member string) ([]*ldap.Entry, er
 // A password change lifts slapd's lock, so SetPassword refuses a locked or
 // revoked account with ErrAccountLocked: Unlock is the way to give a locked
 // account a new password.
-func (c *Client) SetPassword(ctx context.Context, dn string, pw secret.Secret) error {
+//
+// issuedFor, when set, is written as ldapsyncIssuedFor in the same request
+// as pwdReset: the entry itself says which event its password was issued
+// for, so a replay never has to guess whether to issue again.
+func (c *Client) SetPassword(ctx context.Context, dn string, pw secret.Secret, issuedFor string) error {
 	if err := c.checkPersonDN(dn); err != nil {
 		return fmt.Errorf("directory: set password %q: %w", dn, err)
 	}
@@ -148,7 +152,11 @@ func (c *Client) SetPassword(ctx context.Context, dn string, pw secret.Secret) e
 	if e.GetEqualFoldAttributeValue("pwdAccountLockedTime") != "" || strings.EqualFold(status, rules.StatusLocked) || strings.EqualFold(status, rules.StatusRevoked) {
 		return fmt.Errorf("directory: set password %q: %w (status %q): a new password would lift the lock; use Unlock", dn, ErrAccountLocked, status)
 	}
-	return c.setPassword(ctx, dn, pw, ldap.NewModifyRequest(dn, nil))
+	mod := ldap.NewModifyRequest(dn, nil)
+	if issuedFor != "" {
+		mod.Replace("ldapsyncIssuedFor", []string{issuedFor})
+	}
+	return c.setPassword(ctx, dn, pw, mod)
 }
 
 // passwordUnchanged is how slapd's ppolicy refuses a password equal to the

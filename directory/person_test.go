@@ -106,13 +106,25 @@ func TestClient_SetPassword(t *testing.T) {
 		t.Errorf("stored userPassword starts %.16q, want %s", stored, wantScheme)
 	}
 
-	// A replay, as after a crash or a lost answer, sets the same password.
-	if err := e.c.SetPassword(ctx(t), dn, first); err != nil {
+	// A replay, as after a crash or a lost answer, sets the same password,
+	// and records with the flag the event it was issued for.
+	if err := e.c.SetPassword(ctx(t), dn, first, "inbox/HR-1"); err != nil {
 		t.Errorf("SetPassword again with the same password: %v", err)
+	}
+	issued := func() rules.Account {
+		t.Helper()
+		found, err := e.c.FindPeople(ctx(t), directory.ByUID, "tuanlv")
+		if err != nil || len(found) != 1 {
+			t.Fatalf("find tuanlv: %v %v", found, err)
+		}
+		return found[0]
+	}
+	if a := issued(); a.Issued != "inbox/HR-1" || !a.MustChange {
+		t.Errorf("after an issue for inbox/HR-1: Issued %q MustChange %v", a.Issued, a.MustChange)
 	}
 
 	short := e.pw("Ab1!")
-	if err := e.c.SetPassword(ctx(t), dn, short); !ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) {
+	if err := e.c.SetPassword(ctx(t), dn, short, ""); !ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) {
 		t.Errorf("a 4-character password: %v, want constraint violation from ppolicy", err)
 	}
 
@@ -129,7 +141,12 @@ func TestClient_SetPassword(t *testing.T) {
 	if _, err := e.c.Bind(ctx(t), dn, first); !errors.Is(err, directory.ErrInvalidCredentials) {
 		t.Errorf("bind with the old password: %v, want ErrInvalidCredentials", err)
 	}
-	if err := e.c.SetPassword(ctx(t), dn, secret.Secret{}); err == nil {
+	// The user's own change clears pwdReset and keeps the record of the
+	// issue: a replayed hire sees a password was issued and changed.
+	if a := issued(); a.Issued != "inbox/HR-1" || a.MustChange {
+		t.Errorf("after the user's change: Issued %q MustChange %v", a.Issued, a.MustChange)
+	}
+	if err := e.c.SetPassword(ctx(t), dn, secret.Secret{}, ""); err == nil {
 		t.Error("an empty password was accepted")
 	}
 }

@@ -16,7 +16,7 @@ import (
 var personAttrs = []string{
 	"uid", "employeeNumber", "cn", "sn", "givenName", "displayName", "mail",
 	"departmentNumber", "title", "telephoneNumber",
-	"ldapsyncStatus", "ldapsyncLockReason", "ldapsyncRevokedTime",
+	"ldapsyncStatus", "ldapsyncLockReason", "ldapsyncRevokedTime", "ldapsyncIssuedFor",
 	"pwdAccountLockedTime", "pwdReset", "pwdChangedTime", "pwdLastSuccess", "createTimestamp",
 }
 
@@ -144,6 +144,7 @@ func personFromEntry(e *ldap.Entry) (rules.Account, error) {
 		Status:      get("ldapsyncStatus"),
 		Locked:      get("pwdAccountLockedTime") != "",
 		LockReason:  get("ldapsyncLockReason"),
+		Issued:      get("ldapsyncIssuedFor"),
 		MustChange:  strings.EqualFold(get("pwdReset"), "TRUE"),
 	}
 	for _, t := range []struct {

@@ -181,7 +181,7 @@ func TestClient_EnsureTree_policies(t *testing.T) {
 	ensure(t, "long")
 	dn, _ := e.user(t, person("pol", "NV-1"), "L0ng#Enough!Passw0rd")
 	ten := e.pw("Ten#Chars1")
-	if err := e.c.SetPassword(ctx(t), dn, ten); !ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) {
+	if err := e.c.SetPassword(ctx(t), dn, ten, ""); !ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) {
 		t.Errorf("10 characters under a 12-character profile: %v, want a constraint violation", err)
 	}
 	ensure(t, "expiring")
@@ -193,7 +193,7 @@ func TestClient_EnsureTree_policies(t *testing.T) {
 		"-T", e.srv.ServicePasswordFile, e.srv.ServiceDN).CombinedOutput(); err != nil {
 		t.Fatalf("ldappasswd for the service account: %v\n%s", err, out)
 	}
-	if err := e.c.SetPassword(ctx(t), dn, ten); err != nil {
+	if err := e.c.SetPassword(ctx(t), dn, ten, ""); err != nil {
 		t.Fatalf("10 characters after the switch to an 8-character profile: %v", err)
 	}
 	// A password to change (pwdReset) does not expire: slapd lets the

@@ -2,12 +2,16 @@
 // on loopback with the project's schema and password policy (the same
 // harness the tests use), writes a config for it derived from
 // config.example.yaml, drops the example personnel file into the inbox, and
-// runs the ldapsync daemon in the foreground. Ctrl-C stops the daemon and
-// slapd and leaves nothing running.
+// runs the ldapsync daemon in the foreground. When the daemon dies (a
+// rehearsed kill -9, a crash) slapd stays up and the command that restarts
+// the daemon alone is printed. Ctrl-C stops the daemon and slapd and leaves
+// nothing running.
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +19,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,23 +31,36 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	bin := flag.String("ldapsync", "bin/ldapsync", "the ldapsync binary to run")
-	dir := flag.String("dir", ".dev", "working directory, emptied at start: slapd's data, the daemon's state, inbox and letters")
-	example := flag.String("config", "config.example.yaml", "config to derive the dev config from")
-	personnel := flag.String("personnel", "examples/personnel.csv", "personnel file dropped into the inbox")
+	o := options{Stdout: os.Stdout, Stderr: os.Stderr}
+	flag.StringVar(&o.Bin, "ldapsync", "bin/ldapsync", "the ldapsync binary to run")
+	flag.StringVar(&o.Dir, "dir", ".dev", "working directory, emptied at start: slapd's data, the daemon's state, inbox and letters")
+	flag.StringVar(&o.Example, "config", "config.example.yaml", "config to derive the dev config from")
+	flag.StringVar(&o.Personnel, "personnel", "examples/personnel.csv", "personnel file dropped into the inbox")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := dev(ctx, *bin, *dir, *example, *personnel); err != nil {
+	if err := dev(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "ldapsync-dev:", err)
 		return 1
 	}
 	return 0
 }
 
-func dev(ctx context.Context, bin, dir, example, personnel string) error {
-	dir, err := filepath.Abs(dir)
+// options are ldapsync-dev's flags, and where its output goes.
+type options struct {
+	Bin, Dir, Example, Personnel string
+	// Stdout receives the banner and ldapsync-dev's messages; the daemon
+	// writes to Stdout and Stderr too.
+	Stdout, Stderr io.Writer
+}
+
+// newPassword is the password the printed ldappasswd line chooses: it
+// passes every default password profile for quoctrang (a test checks).
+const newPassword = "Hoa#Sen2026"
+
+func dev(ctx context.Context, o options) error {
+	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
 		return err
 	}
@@ -62,14 +80,14 @@ func dev(ctx context.Context, bin, dir, example, personnel string) error {
 	defer srv.Stop()
 
 	cfgPath := filepath.Join(dir, "config.yaml")
-	inbox, letters := filepath.Join(dir, "inbox"), filepath.Join(dir, "letters")
-	if err := writeDevConfig(example, cfgPath, map[string]any{
+	inbox, letters, state := filepath.Join(dir, "inbox"), filepath.Join(dir, "letters"), filepath.Join(dir, "state")
+	if err := writeDevConfig(o.Example, cfgPath, map[string]any{
 		"log.format":                      "console",
 		"directory.url":                   srv.URL,
 		"directory.base_dn":               srv.BaseDN,
 		"directory.bind_dn":               srv.ServiceDN,
 		"directory.bind_password":         map[string]string{"file": srv.ServicePasswordFile},
-		"sync.state_dir":                  filepath.Join(dir, "state"),
+		"sync.state_dir":                  state,
 		"sync.letters_dir":                letters,
 		"sync.inbox.dir":                  inbox,
 		"sync.inbox.poll":                 "1s",
@@ -83,24 +101,42 @@ func dev(ctx context.Context, bin, dir, example, personnel string) error {
 	if err := os.MkdirAll(inbox, 0o750); err != nil {
 		return err
 	}
-	if err := copyFile(personnel, filepath.Join(inbox, filepath.Base(personnel))); err != nil {
+	if err := copyFile(o.Personnel, filepath.Join(inbox, filepath.Base(o.Personnel))); err != nil {
 		return err
 	}
-	banner(os.Stdout, srv, dir, cfgPath, letters)
+	restart := shellQuote(rel(o.Bin)) + " run --config " + shellQuote(rel(cfgPath))
+	banner(o.Stdout, srv, dir, cfgPath, letters)
 
-	cmd := exec.Command(bin, "run", "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd := exec.Command(o.Bin, "run", "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
 	// Its own process group: Ctrl-C reaches it through us, once, and we
-	// then wait for it before stopping slapd.
+	// then wait for it before stopping slapd; a kill -9 of it leaves us
+	// and slapd running.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w (make dev builds it)", bin, err)
+		return fmt.Errorf("start %s: %w (make dev builds it)", o.Bin, err)
 	}
+	pid := cmd.Process.Pid
+	fmt.Fprintf(o.Stdout, `ldapsync daemon  pid %d   (%s)
+To rehearse a crash: kill -9 %d; slapd stays up and the command that
+restarts the daemon alone is printed. Ctrl-C stops the daemon and slapd.
+
+`, pid, restart, pid)
+
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case err := <-done:
-		return fmt.Errorf("ldapsync exited: %v", err)
+	case <-done:
+		fmt.Fprintf(o.Stdout, `
+ldapsync-dev: the ldapsync daemon (pid %d) exited: %s.
+slapd is still up at %s. To restart the daemon alone, run in
+%s (another terminal is fine):
+  %s
+It replays its journal and carries on. Ctrl-C here stops slapd, and that
+daemon too.
+
+`, pid, cmd.ProcessState, srv.URL, mustGetwd(), restart)
+		<-ctx.Done()
 	case <-ctx.Done():
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -110,18 +146,88 @@ func dev(ctx context.Context, bin, dir, example, personnel string) error {
 			<-done
 		}
 	}
-	fmt.Println("\nldapsync and slapd stopped. The state of this run stays in", dir, "until the next make dev.")
+	stopRestarted(o.Stdout, filepath.Join(state, "lock"))
+	srv.Stop()
+	fmt.Fprintln(o.Stdout, "\nldapsync and slapd stopped. The state of this run stays in", dir, "until the next make dev.")
 	return nil
 }
 
-func banner(w io.Writer, srv *slapdtest.Server, dir, cfgPath, letters string) {
-	rel := func(p string) string {
-		if r, err := filepath.Rel(mustGetwd(), p); err == nil && !strings.HasPrefix(r, "..") {
-			return r
-		}
-		return p
+// stopRestarted stops an ldapsync that still holds the state directory's
+// lock, one the user restarted by hand after a crash: slapd is about to
+// go, and a daemon left behind would retry against it forever.
+func stopRestarted(w io.Writer, lockFile string) {
+	pid, err := lockHolder(lockFile)
+	if err != nil {
+		fmt.Fprintf(w, "ldapsync-dev: cannot tell whether an ldapsync still runs against %s: %v\n", filepath.Dir(lockFile), err)
+		return
 	}
+	if pid == 0 {
+		return
+	}
+	fmt.Fprintf(w, "ldapsync-dev: stopping the ldapsync still running against %s (pid %d)\n", filepath.Dir(lockFile), pid)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	// The lock goes with the process, zombie or not.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if holder, err := lockHolder(lockFile); err != nil || holder != pid {
+			return
+		}
+	}
+	fmt.Fprintf(w, "ldapsync-dev: pid %d did not stop within 10 s: sent it SIGKILL\n", pid)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// lockHolder returns the pid of the process holding an flock on file
+// (sync.Open takes one on the state directory's lock), from /proc/locks;
+// 0 when none does or the file does not exist.
+func lockHolder(file string) (int, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(file, &st); err != nil {
+		if errors.Is(err, syscall.ENOENT) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	f, err := os.Open("/proc/locks")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	// "1: FLOCK  ADVISORY  WRITE 4242 00:2a:1234567 0 EOF"; waiters carry
+	// "->" after the number and hold nothing.
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 || fields[1] != "FLOCK" {
+			continue
+		}
+		id := strings.Split(fields[5], ":")
+		if len(id) != 3 || id[2] != strconv.FormatUint(st.Ino, 10) {
+			continue
+		}
+		major, err1 := strconv.ParseUint(id[0], 16, 32)
+		minor, err2 := strconv.ParseUint(id[1], 16, 32)
+		if err1 != nil || err2 != nil || major != uint64(devMajor(st.Dev)) || minor != uint64(devMinor(st.Dev)) {
+			continue
+		}
+		if pid, err := strconv.Atoi(fields[4]); err == nil && pid != os.Getpid() {
+			return pid, nil
+		}
+	}
+	return 0, sc.Err()
+}
+
+// devMajor and devMinor split a Linux dev_t as the kernel's
+// new_encode_dev does (the format /proc/locks prints).
+func devMajor(dev uint64) uint32 { return uint32((dev>>8)&0xfff) | uint32((dev>>32)&^0xfff) }
+func devMinor(dev uint64) uint32 { return uint32(dev&0xff) | uint32((dev>>12)&^0xff) }
+
+func banner(w io.Writer, srv *slapdtest.Server, dir, cfgPath, letters string) {
 	people := "ou=people," + srv.BaseDN
+	user := "uid=quoctrang," + people
+	// The first password, read from the sealed letter where the daemon
+	// writes it ("  Mật khẩu lần đầu: …", sync/letter.go).
+	first := `"$(sed -n 's/^ *Mật khẩu lần đầu: *//p' ` + shellQuote(rel(letters)) + `/sotttt/quoctrang_*.txt)"`
+	q := shellQuote
 	fmt.Fprintf(w, `
 ldapsync development environment
 ================================
@@ -136,19 +242,46 @@ slapd log       %s
 Once the daemon below logs "batch processed", in another terminal:
 
   # the accounts, as the admin sees them
-  ldapsearch -x -LLL -H %s -D '%s' -y %s -b '%s' uid cn mail departmentNumber pwdReset
+  ldapsearch -x -LLL -H %s -D %s -y %s -b %s uid cn mail departmentNumber pwdReset
 
   # bind as Nguyễn Quốc Trạng with the first password from his sealed letter
-  ldapwhoami -x -H %s -e ppolicy -D 'uid=quoctrang,%s' \
-    -w "$(sed -n 's/^ *Mật khẩu lần đầu: *//p' %s/sotttt/quoctrang_*.txt)"
-  # → "Password must be changed"; change it with ldappasswd -S (same -D and -w) and bind again
-
-Ctrl-C stops the daemon and slapd.
+  # (→ his DN and "Password must be changed")
+  ldapwhoami -x -H %s -e ppolicy -D %s \
+    -w %s
+  # change it: the first password with -a, a new one with -s
+  ldappasswd -x -H %s -D %s \
+    -w %s \
+    -a %s -s %s
+  # bind with the new password: no "Password must be changed" any more
+  ldapwhoami -x -H %s -e ppolicy -D %s -w %s
 
 `, srv.URL, srv.RootDN, rel(srv.RootPasswordFile), srv.ServiceDN, rel(cfgPath), rel(filepath.Join(dir, "inbox")),
 		rel(letters), rel(filepath.Join(dir, "slapd.log")),
-		srv.URL, srv.RootDN, rel(srv.RootPasswordFile), people,
-		srv.URL, people, rel(letters))
+		srv.URL, q(srv.RootDN), q(rel(srv.RootPasswordFile)), q(people),
+		srv.URL, q(user), first,
+		srv.URL, q(user), first, first, q(newPassword),
+		srv.URL, q(user), q(newPassword))
+}
+
+// rel returns p relative to the working directory when it lies below it,
+// else p.
+func rel(p string) string {
+	if !filepath.IsAbs(p) {
+		return p
+	}
+	if r, err := filepath.Rel(mustGetwd(), p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+// shellQuote quotes s for a POSIX shell: as is when it holds only
+// characters no shell treats specially, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func mustGetwd() string {

@@ -38,7 +38,7 @@ func TestRender(t *testing.T) {
 			wantText: []string{
 				"dn: olcOverlay=ppolicy,olcDatabase={1}mdb,cn=config",
 				"olcPPolicyDefault: cn=default,ou=policies,dc=ninhthuan,dc=gov,dc=vn",
-				`by dn.exact="cn=ldapsync,ou=services,dc=ninhthuan,dc=gov,dc=vn" =w by self write by anonymous auth by * none`,
+				`by dn.exact="cn=ldapsync,ou=services,dc=ninhthuan,dc=gov,dc=vn" =w by self =xw by anonymous auth by * none`,
 				"olcLastBind: TRUE\n-\nadd: olcDbIndex",
 				"#             cn=service,ou=policies,dc=ninhthuan,dc=gov,dc=vn",
 			},
@@ -131,11 +131,11 @@ func TestRender_accessRules(t *testing.T) {
 	ctx := context.Background()
 	users := map[string]string{"alice": "Al1ce#Passw0rd", "bob": "B0b#Passw0rdXy", "carol": "Car0l#Passw0rd"}
 	for uid, pw := range users {
-		p := directory.Person{UID: uid, EmployeeID: "NV-" + uid, CN: uid, SN: uid, Mail: uid + "@ninhthuan.gov.vn"}
+		p := rules.Account{UID: uid, EmployeeID: "NV-" + uid, CN: uid, SN: uid, Mail: uid + "@ninhthuan.gov.vn"}
 		if err := c.CreatePerson(ctx, p); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.SetPassword(ctx, cfg.PersonDN(uid), secret.New(pw)); err != nil {
+		if err := c.SetPassword(ctx, cfg.PersonDN(uid), secret.New(pw), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -195,6 +195,7 @@ func TestRender_accessRules(t *testing.T) {
 		{"root reads a pwdHistory", srv.RootDN, srv.RootPassword, alice, "pwdHistory", "", true},
 		{"user reads another's mail", alice, users["alice"], bob, "mail", "", true},
 		{"user reads another's userPassword", alice, users["alice"], bob, "userPassword", "", false},
+		{"user reads own userPassword", alice, users["alice"], alice, "userPassword", "", false},
 		{"user reads own pwdHistory", alice, users["alice"], alice, "pwdHistory", "", false},
 		{"user writes own pwdAccountLockedTime", alice, users["alice"], alice, "pwdAccountLockedTime", "000001010000Z", false},
 		{"user writes own ldapsyncStatus", alice, users["alice"], alice, "ldapsyncStatus", "active", false},
@@ -239,6 +240,83 @@ func TestRender_accessRules(t *testing.T) {
 				t.Fatalf("read %s of %s: got %d values, allowed %v", tt.attr, tt.dn, len(vals), tt.allowed)
 			}
 		})
+	}
+}
+
+// TestRender_ownPassword checks, with OpenLDAP's own clients, that users
+// change their own password (with the old one, at first login and after)
+// but never read their own hash: slapd hashes what it is given, and a hash
+// in a user's hands is a hash to crack offline.
+func TestRender_ownPassword(t *testing.T) {
+	t.Parallel()
+	srv, c := start(t)
+	cfg := srv.Config()
+	ctx := context.Background()
+	const uid = "dave"
+	dn := cfg.PersonDN(uid)
+	if err := c.CreatePerson(ctx, rules.Account{UID: uid, EmployeeID: "NV-" + uid, CN: uid, SN: uid, Mail: uid + "@ninhthuan.gov.vn"}); err != nil {
+		t.Fatal(err)
+	}
+	first, second, third := "D4ve#First-2026", "D4ve#Chosen-2026", "D4ve#Again-2027"
+	if err := c.SetPassword(ctx, dn, secret.New(first), ""); err != nil {
+		t.Fatal(err)
+	}
+	ldappasswd := func(t *testing.T, old, new string) {
+		t.Helper()
+		out, err := exec.Command("ldappasswd", "-x", "-H", srv.URL, "-D", dn, "-w", old, "-a", old, "-s", new).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ldappasswd -a OLD -s NEW as %s: %v\n%s", uid, err, out)
+		}
+	}
+	whoami := func(pw string) ([]byte, error) {
+		return exec.Command("ldapwhoami", "-x", "-H", srv.URL, "-e", "ppolicy", "-D", dn, "-w", pw).CombinedOutput()
+	}
+	// The forced change at first login (pwdReset), then an ordinary one.
+	ldappasswd(t, first, second)
+	ldappasswd(t, second, third)
+	out, err := whoami(third)
+	if err != nil || !strings.Contains(string(out), "dn:"+dn) || strings.Contains(string(out), "must be changed") {
+		t.Fatalf("ldapwhoami with the new password: %v\n%s", err, out)
+	}
+	for _, old := range []string{first, second} {
+		if out, err := whoami(old); err == nil {
+			t.Fatalf("ldapwhoami with an old password succeeded:\n%s", out)
+		}
+	}
+
+	// The hash is there, as root sees.
+	out, err = exec.Command("ldapsearch", "-x", "-LLL", "-H", srv.URL, "-D", srv.RootDN, "-y", srv.RootPasswordFile,
+		"-b", dn, "-s", "base", "userPassword").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "userPassword:") {
+		t.Fatalf("root reads the userPassword: %v\n%s", err, out)
+	}
+	// The user reads their entry but not its hash.
+	out, err = exec.Command("ldapsearch", "-x", "-LLL", "-H", srv.URL, "-D", dn, "-w", third,
+		"-b", dn, "-s", "base", "userPassword", "uid").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "uid: "+uid) {
+		t.Fatalf("ldapsearch of their own entry as %s: %v\n%s", uid, err, out)
+	}
+	if strings.Contains(strings.ToLower(string(out)), "userpassword") {
+		t.Errorf("ldapsearch as %s shows their own userPassword:\n%s", uid, out)
+	}
+	conn, err := ldap.DialURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Bind(dn, third); err != nil {
+		t.Fatal(err)
+	}
+	res, err := conn.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", []string{"userPassword", "uid"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("search of their own entry as %s: %v, %v", uid, res, err)
+	}
+	if v := res.Entries[0].GetAttributeValues("userPassword"); len(v) > 0 {
+		t.Errorf("search as %s returns %d userPassword values, want none", uid, len(v))
+	}
+	// Nor can they test guesses against it with a compare.
+	if ok, err := conn.Compare(dn, "userPassword", third); err == nil {
+		t.Errorf("compare of their own userPassword as %s answered %v, want insufficient access", uid, ok)
 	}
 }
 
@@ -290,7 +368,7 @@ func TestRender_refint(t *testing.T) {
 	srv, c := start(t)
 	cfg := srv.Config()
 	ctx := context.Background()
-	p := directory.Person{UID: "solo", EmployeeID: "NV-1", CN: "Solo", SN: "Solo", Groups: []string{"baocao"}}
+	p := rules.Account{UID: "solo", EmployeeID: "NV-1", CN: "Solo", SN: "Solo", Groups: []string{"baocao"}}
 	if err := c.CreatePerson(ctx, p); err != nil {
 		t.Fatal(err)
 	}
