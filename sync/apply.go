@@ -22,7 +22,10 @@ import (
 type Directory interface {
 	Snapshot(ctx context.Context) (*rules.Snapshot, error)
 	AddPerson(ctx context.Context, p rules.Account) error
-	SetPassword(ctx context.Context, dn string, pw secret.Secret) error
+	// SetPassword sets a first or reset password the user must change at
+	// the next login, recording with it the event it was issued for
+	// (Account.Issued).
+	SetPassword(ctx context.Context, dn string, pw secret.Secret, issuedFor string) error
 	ChangeGroups(ctx context.Context, changes []rules.GroupChange) error
 	DeleteTombstone(ctx context.Context, uid string) error
 }
@@ -40,6 +43,10 @@ type Applier struct {
 	Rand io.Reader
 	Now  func() time.Time
 	Log  zerolog.Logger
+	// AfterWrite, when set, runs after each operation the directory
+	// accepted and before its audit record: the window a crash test aims
+	// at (see Options.AfterWrite).
+	AfterWrite func(*Op)
 }
 
 // Report counts what Apply did.
@@ -63,7 +70,12 @@ type Report struct {
 // before Apply returns.
 func (a *Applier) Apply(ctx context.Context, p *Plan) ([]Resolution, Report, error) {
 	run := &applyRun{Applier: a, rep: Report{Held: len(p.Held)}}
+	var after []Outcome
 	for _, o := range p.Satisfied {
+		if o.After != 0 {
+			after = append(after, o) // once the event it waits for is done
+			continue
+		}
 		if err := a.record(o, "verified"); err != nil {
 			return nil, run.rep, err
 		}
@@ -102,10 +114,37 @@ send:
 	close(lanes)
 	wg.Wait()
 	run.groups(ctx)
+	if err := run.satisfiedAfter(after); err != nil {
+		return nil, run.rep, err
+	}
 	if err := a.Audit.Sync(); err != nil {
 		return nil, run.rep, err
 	}
 	return run.res, run.rep, run.err
+}
+
+// satisfiedAfter resolves the events the plan found satisfied by another
+// event's operations in this run, once that event is done; the others stay
+// pending and are planned again.
+func (r *applyRun) satisfiedAfter(outcomes []Outcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	done := map[uint64]bool{}
+	for _, res := range r.res {
+		done[res.Seq] = res.Status == Done
+	}
+	for _, o := range outcomes {
+		if !done[o.After] {
+			continue
+		}
+		if err := r.record(o, "verified"); err != nil {
+			return err
+		}
+		r.resolve(Resolution{Seq: o.Seq, Status: Done, Reason: o.Reason})
+		r.rep.Satisfied++
+	}
+	return nil
 }
 
 // byPerson splits ops into one lane per person, each in plan order, the
@@ -231,17 +270,33 @@ func (r *applyRun) groups(ctx context.Context) {
 	if len(r.deferred) == 0 || r.err != nil || ctx.Err() != nil {
 		return
 	}
+	intents := make([]uint64, len(r.deferred))
+	for i, op := range r.deferred {
+		seq, err := r.intend(op, false)
+		if err != nil {
+			r.failed(ctx, op, err)
+			return
+		}
+		intents[i] = seq
+	}
+	if err := r.syncAudit(); err != nil {
+		r.failed(ctx, r.deferred[0], err)
+		return
+	}
 	err := r.Dir.ChangeGroups(ctx, groupChanges(r.deferred))
 	if err != nil && stopsRun(err) {
 		r.failed(ctx, r.deferred[0], err)
 		return
 	}
-	for _, op := range r.deferred {
+	for i, op := range r.deferred {
 		var opErr error
 		if err != nil {
-			opErr = r.run(ctx, op) // one by one; run audits
+			opErr = r.run(ctx, op) // one by one, under the same intent; run audits
 		} else {
-			opErr = r.audit(op, groupDetail(op))
+			if r.AfterWrite != nil {
+				r.AfterWrite(op)
+			}
+			opErr = r.audit(op, intents[i], groupDetail(op))
 		}
 		if r.failed(ctx, op, opErr) {
 			if r.err != nil {
@@ -333,10 +388,14 @@ func (a *Applier) record(o Outcome, action string) error {
 	return err
 }
 
-// run runs one operation and audits it.
+// run runs one operation between its intent, fsynced before it starts,
+// and the record of its outcome.
 func (a *Applier) run(ctx context.Context, op *Op) error {
+	intent, err := a.intend(op, true)
+	if err != nil {
+		return err
+	}
 	var detail map[string]string
-	var err error
 	switch op.Kind {
 	case OpCreate:
 		err = a.Dir.AddPerson(ctx, op.Person())
@@ -358,9 +417,58 @@ func (a *Applier) run(ctx context.Context, op *Op) error {
 		err = fmt.Errorf("sync: unknown operation %q", op.Kind)
 	}
 	if err != nil {
-		return fmt.Errorf("%s %s (event %s): %w", op.Kind, op.UID, op.EventID, err)
+		err = fmt.Errorf("%s %s (event %s): %w", op.Kind, op.UID, op.EventID, err)
+		if !stopsRun(err) {
+			// Refused: the operation did not happen; its intent is closed.
+			// After a failure that may pass, it stays open for the retry.
+			a.closeIntent(op, intent, "not_done", err.Error())
+		}
+		return err
 	}
-	return a.audit(op, detail)
+	if a.AfterWrite != nil {
+		a.AfterWrite(op)
+	}
+	return a.audit(op, intent, detail)
+}
+
+// intend writes the intent of op, or finds the one an interrupted run left
+// open for the same operation, and returns its Seq. With sync, the intent
+// is on disk when it returns; without, the caller syncs several at once.
+func (a *Applier) intend(op *Op, sync bool) (uint64, error) {
+	if seq, ok := a.Audit.OpenIntent(op.Source, op.EventID, string(op.Kind), op.UID); ok {
+		return seq, nil
+	}
+	rec, err := a.Audit.Append(AuditRecord{
+		Time: a.Now(), Action: ActionIntent, Op: string(op.Kind), UID: op.UID, DN: op.DN, EmployeeID: op.EmployeeID,
+		EventID: op.EventID, Source: op.Source, Reason: string(op.Type), Article: op.Article,
+		RequestedBy: op.event.RequestedBy,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%w: audit log: %w", errLocal, err)
+	}
+	if sync {
+		if err := a.syncAudit(); err != nil {
+			return 0, err
+		}
+	}
+	return rec.Seq, nil
+}
+
+func (a *Applier) syncAudit() error {
+	if err := a.Audit.Sync(); err != nil {
+		return fmt.Errorf("%w: audit log: %w", errLocal, err)
+	}
+	return nil
+}
+
+// closeIntent records that the operation of an intent did not happen.
+func (a *Applier) closeIntent(op *Op, intent uint64, action, reason string) {
+	if _, err := a.Audit.Append(AuditRecord{
+		Time: a.Now(), Action: action, Op: string(op.Kind), Intent: intent, UID: op.UID, DN: op.DN,
+		EmployeeID: op.EmployeeID, EventID: op.EventID, Source: op.Source, Reason: reason, Article: op.Article,
+	}); err != nil {
+		a.Log.Error().Err(err).Msg("audit")
+	}
 }
 
 // errLocal marks a failed local write (the audit log, a sealed letter): the
@@ -368,13 +476,13 @@ func (a *Applier) run(ctx context.Context, op *Op) error {
 // records it), rather than failing an event the directory did not refuse.
 var errLocal = errors.New("local write failed")
 
-// audit records an operation that ran.
-func (a *Applier) audit(op *Op, detail map[string]string) error {
+// audit records an operation that ran, under its intent.
+func (a *Applier) audit(op *Op, intent uint64, detail map[string]string) error {
 	if op.Note != "" {
 		detail["note"] = op.Note
 	}
 	if _, err := a.Audit.Append(AuditRecord{
-		Time: a.Now(), Action: string(op.Kind), UID: op.UID, DN: op.DN, EmployeeID: op.EmployeeID,
+		Time: a.Now(), Action: string(op.Kind), Intent: intent, UID: op.UID, DN: op.DN, EmployeeID: op.EmployeeID,
 		EventID: op.EventID, Source: op.Source, Reason: string(op.Type), Article: op.Article,
 		RequestedBy: op.event.RequestedBy, Detail: detail,
 	}); err != nil {
@@ -405,7 +513,7 @@ func (a *Applier) issue(ctx context.Context, op *Op) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", errLocal, err)
 	}
-	if err := a.Dir.SetPassword(ctx, op.DN, pw); err != nil {
+	if err := a.Dir.SetPassword(ctx, op.DN, pw, op.event.Key()); err != nil {
 		if !stopsRun(err) {
 			// Refused for good: the password in the letter was never set
 			// and never will be, so the letter must not reach anyone.

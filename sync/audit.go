@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	gosync "sync"
 	"time"
 )
@@ -20,8 +22,14 @@ import (
 type AuditRecord struct {
 	Seq  uint64    `json:"seq"`
 	Time time.Time `json:"time"`
-	// Action is what was done: an operation kind such as "create_person".
+	// Action is what was done: an operation kind such as "create", or
+	// ActionIntent for an operation about to run.
 	Action string `json:"action"`
+	// Op is, on an intent, the operation about to run.
+	Op string `json:"op,omitempty"`
+	// Intent is, on the record of an operation's outcome, the Seq of its
+	// intent.
+	Intent uint64 `json:"intent,omitempty"`
 	UID    string `json:"uid,omitempty"`
 	DN     string `json:"dn,omitempty"`
 	// EmployeeID is the person's HR id.
@@ -41,18 +49,33 @@ type AuditRecord struct {
 	Hash string `json:"hash"`
 }
 
+// ActionIntent is the action of the record written, and fsynced, before an
+// operation runs; the record of its outcome names it in Intent. An intent
+// without an outcome is an operation a crash interrupted: a later run
+// either runs it again or records that it found it done (see
+// Engine.adopt), so every change in the directory has its record.
+const ActionIntent = "intent"
+
 // Audit is the append-only, hash-chained audit log. Append writes a record
 // at once; Sync makes every record written so far durable, with one fsync
-// for many records (group commit). Callers Sync before they journal an
+// for many records (group commit: an fsync covers every record written
+// before it, whoever asked for it). Callers Sync before they journal an
 // event as done, so an event is never done without its records on disk.
 type Audit struct {
-	mu    gosync.Mutex
-	f     *os.File
-	seq   uint64
-	head  string
-	dirty bool
+	path string
+	mu   gosync.Mutex
+	f    *os.File
+	seq  uint64
+	head string
+	// written is the Seq of the last record written, synced of the last
+	// one fsynced; syncMu lets one fsync run at a time, outside mu.
+	written, synced uint64
+	syncMu          gosync.Mutex
+	// open are the intents without an outcome, by Seq.
+	open map[uint64]AuditRecord
 	// err is sticky: after a failed write the file may end in half a
-	// record, and appending after it would bury the damage.
+	// record, and appending after it would bury the damage. Reopen clears
+	// it once the disk takes writes again.
 	err error
 }
 
@@ -72,12 +95,79 @@ func OpenAudit(path string) (a *Audit, repaired bool, err error) {
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return nil, false, err
 	}
+	a = &Audit{path: path, f: f, open: map[uint64]AuditRecord{}}
 	var v verifier
-	repaired, err = scanLines(f, func(_ int, line []byte) error { return v.next(line) })
+	repaired, err = scanLines(f, func(_ int, line []byte) error {
+		rec, err := v.next(line)
+		if err == nil {
+			a.track(rec)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, false, fmt.Errorf("audit: %w", err)
 	}
-	return &Audit{f: f, seq: v.n, head: v.head}, repaired, nil
+	a.seq, a.head, a.written, a.synced = v.n, v.head, v.n, v.n
+	return a, repaired, nil
+}
+
+// track keeps the open intents up to date with rec.
+func (a *Audit) track(rec AuditRecord) {
+	switch {
+	case rec.Action == ActionIntent:
+		a.open[rec.Seq] = rec
+	case rec.Intent != 0:
+		delete(a.open, rec.Intent)
+	}
+}
+
+// OpenIntent returns the intent without an outcome of the operation op on
+// uid for the event source/eventID, if there is one: an operation a crash
+// or an outage interrupted, to be finished under the same intent.
+func (a *Audit) OpenIntent(source, eventID, op, uid string) (uint64, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for seq, r := range a.open {
+		if r.Source == source && r.EventID == eventID && r.Op == op && r.UID == uid {
+			return seq, true
+		}
+	}
+	return 0, false
+}
+
+// OpenIntents returns the intents without an outcome, oldest first.
+func (a *Audit) OpenIntents() []AuditRecord {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]AuditRecord, 0, len(a.open))
+	for _, r := range a.open {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(x, y AuditRecord) int { return cmp.Compare(x.Seq, y.Seq) })
+	return out
+}
+
+// Err returns the error that stopped the log, if one did.
+func (a *Audit) Err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+// Reopen recovers from a failed write once the disk takes writes again: it
+// reopens the file, cuts off a torn last record and checks the chain, as at
+// start-up. It reports whether a torn record was cut.
+func (a *Audit) Reopen() (repaired bool, err error) {
+	fresh, repaired, err := OpenAudit(a.path)
+	if err != nil {
+		return false, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.f
+	a.f, a.seq, a.head, a.written, a.synced, a.open, a.err = fresh.f, fresh.seq, fresh.head, fresh.written, fresh.synced, fresh.open, nil
+	old.Close()
+	return repaired, nil
 }
 
 // Append chains rec to the log and writes it; Sync makes it durable. Seq,
@@ -101,25 +191,43 @@ func (a *Audit) Append(rec AuditRecord) (AuditRecord, error) {
 		return rec, fmt.Errorf("audit: encode: %w", err)
 	}
 	if _, err := a.f.Write(append(b, '\n')); err != nil {
-		a.err = fmt.Errorf("audit: write: %w (restart ldapsync: the torn record is cut off at start)", err)
+		a.err = fmt.Errorf("audit: write: %w", err)
 		return rec, a.err
 	}
-	a.seq, a.head, a.dirty = rec.Seq, rec.Hash, true
+	a.seq, a.head, a.written = rec.Seq, rec.Hash, rec.Seq
+	a.track(rec)
 	return rec, nil
 }
 
-// Sync fsyncs the records written since the last Sync.
+// Sync makes every record written so far durable. Callers that write at
+// the same time share one fsync.
 func (a *Audit) Sync() error {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.err != nil || !a.dirty {
+	want, f, err := a.written, a.f, a.err
+	a.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	a.syncMu.Lock()
+	defer a.syncMu.Unlock()
+	a.mu.Lock()
+	done := a.synced >= want
+	upto := a.written
+	a.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := f.Sync(); err != nil {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.err == nil {
+			a.err = fmt.Errorf("audit: fsync: %w", err)
+		}
 		return a.err
 	}
-	if err := a.f.Sync(); err != nil {
-		a.err = fmt.Errorf("audit: fsync: %w", err)
-		return a.err
-	}
-	a.dirty = false
+	a.mu.Lock()
+	a.synced = max(a.synced, upto)
+	a.mu.Unlock()
 	return nil
 }
 
@@ -153,25 +261,25 @@ type verifier struct {
 	head string
 }
 
-func (v *verifier) next(line []byte) error {
+func (v *verifier) next(line []byte) (AuditRecord, error) {
 	var rec AuditRecord
 	if err := json.Unmarshal(line, &rec); err != nil {
-		return fmt.Errorf("%w: not a record: %w", errTornLine, err)
+		return rec, fmt.Errorf("%w: not a record: %w", errTornLine, err)
 	}
 	want, err := rec.digest()
 	if err != nil {
-		return err
+		return rec, err
 	}
 	switch {
 	case rec.Seq != v.n+1:
-		return fmt.Errorf("%w: record has seq %d, want %d", ErrAuditBroken, rec.Seq, v.n+1)
+		return rec, fmt.Errorf("%w: record has seq %d, want %d", ErrAuditBroken, rec.Seq, v.n+1)
 	case rec.Prev != v.head:
-		return fmt.Errorf("%w: record %d does not follow record %d", ErrAuditBroken, rec.Seq, v.n)
+		return rec, fmt.Errorf("%w: record %d does not follow record %d", ErrAuditBroken, rec.Seq, v.n)
 	case rec.Hash != want:
-		return fmt.Errorf("%w: record %d was altered", ErrAuditBroken, rec.Seq)
+		return rec, fmt.Errorf("%w: record %d was altered", ErrAuditBroken, rec.Seq)
 	}
 	v.n, v.head = rec.Seq, rec.Hash
-	return nil
+	return rec, nil
 }
 
 // VerifyAudit reads a whole log and checks every link. It returns the
@@ -182,7 +290,7 @@ func VerifyAudit(r io.Reader) (n uint64, head string, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<16), 1<<24)
 	for line := 1; sc.Scan(); line++ {
-		if err := v.next(sc.Bytes()); err != nil {
+		if _, err := v.next(sc.Bytes()); err != nil {
 			return v.n, v.head, fmt.Errorf("line %d: %w", line, err)
 		}
 	}

@@ -99,3 +99,50 @@ func TestOpenAudit_CutsTornRecord(t *testing.T) {
 		t.Error("torn record not cut off")
 	}
 }
+
+// A failed write stops the log until Reopen, which works once the disk
+// takes writes again, cuts off a torn record and keeps the chain and the
+// open intents.
+func TestAudit_ReopenAfterAFailedWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	a, _, err := OpenAudit(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { a.Close() }()
+	intent, err := a.Append(AuditRecord{Time: t0, Action: ActionIntent, Op: "create", UID: "a", Source: "inbox", EventID: "E1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.f.Close() // the disk fails under the log
+	if _, err := a.Append(AuditRecord{Time: t0, Action: "create", UID: "a", Intent: intent.Seq}); err == nil {
+		t.Fatal("append to a failed file succeeded")
+	}
+	if _, err := a.Append(AuditRecord{Time: t0, Action: "create", UID: "b"}); a.Err() == nil || err == nil {
+		t.Fatal("the failure is not sticky")
+	}
+	// Half a record reached the disk before it failed.
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"seq":2,"time":"20`)
+	f.Close()
+	repaired, err := a.Reopen()
+	if err != nil || !repaired || a.Err() != nil {
+		t.Fatalf("reopen: repaired %v, %v, sticky %v", repaired, err, a.Err())
+	}
+	if seq, ok := a.OpenIntent("inbox", "E1", "create", "a"); !ok || seq != intent.Seq {
+		t.Errorf("open intent after reopen: %d %v", seq, ok)
+	}
+	if _, err := a.Append(AuditRecord{Time: t0, Action: "create", UID: "a", Intent: intent.Seq}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if n, _, err := VerifyAudit(strings.NewReader(string(data))); err != nil || n != 2 {
+		t.Errorf("verify: %d records, %v", n, err)
+	}
+	if len(a.OpenIntents()) != 0 {
+		t.Errorf("open intents: %+v", a.OpenIntents())
+	}
+}

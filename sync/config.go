@@ -29,15 +29,19 @@ type Config struct {
 
 // InboxConfig is the "sync.inbox" section.
 type InboxConfig struct {
-	// Dir is watched for .csv and .jsonl files. Processed files move to
-	// Dir/done, rejected rows go to Dir/rejected. Default <state_dir>/inbox.
+	// Dir is watched for .csv and .jsonl files. Each is claimed into
+	// Dir/processing before it is read, then moves to Dir/done; rejected
+	// rows go to Dir/rejected. Default <state_dir>/inbox.
 	Dir string `yaml:"dir"`
 	// Poll is how often Dir is scanned. Polling, not inotify, because
 	// inboxes are often network shares. Default 5s.
 	Poll rules.Duration `yaml:"poll"`
-	// Settle is how long a file must go unmodified before it is read, so a
-	// file still being copied in is not read half. Default 2s. Writers that
-	// create the file under a dot-name and rename it need no settling.
+	// Settle is how long a file's size, modification time and change time
+	// must stay the same before it is read, so a file still being copied
+	// in is not read half. The change time is what catches a copy that
+	// keeps its source's modification time: no copy tool can set it.
+	// Default 2s; 0 reads files at once. Writers that create the file
+	// under a dot-name and rename it need no settling.
 	Settle rules.Duration `yaml:"settle"`
 }
 

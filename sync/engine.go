@@ -9,8 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -49,6 +47,16 @@ type Engine struct {
 	lock      *os.File
 	now       func() time.Time
 	log       zerolog.Logger
+	// seen is what ReadyFiles last saw of each inbox file, by name: the
+	// settle check compares one look with the next. Only Run's goroutine
+	// uses it.
+	seen map[string]sighting
+	// claimedHook, set by tests, runs after a claimed file is journaled and
+	// before it moves to done/: the window a crash or a writer can hit.
+	claimedHook func(claimed string) error
+	// stalled is set while the state directory takes no writes (see
+	// writable). Only Run's goroutine uses it.
+	stalled bool
 }
 
 // Options are the parts an Engine is built from.
@@ -66,13 +74,18 @@ type Options struct {
 	// directory's connection count. Default 1.
 	Parallel int
 	Log      zerolog.Logger
+	// AfterWrite, when set, runs after each operation the directory
+	// accepted and before its audit record is written: fault injection for
+	// the crash tests, nil in production.
+	AfterWrite func(*Op)
 }
 
 // Open locks the state directory and opens the journal and the audit log.
 // It fails if another ldapsync holds the lock.
 func Open(o Options) (*Engine, error) {
 	c := o.Config
-	for _, d := range []string{c.StateDir, c.InboxDir(), filepath.Join(c.InboxDir(), "done"), filepath.Join(c.InboxDir(), "rejected")} {
+	for _, d := range []string{c.StateDir, c.InboxDir(), filepath.Join(c.InboxDir(), processingDir),
+		filepath.Join(c.InboxDir(), doneDir), filepath.Join(c.InboxDir(), rejectedDir)} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, fmt.Errorf("sync: %w", err)
 		}
@@ -111,7 +124,7 @@ func Open(o Options) (*Engine, error) {
 		cfg: c, dir: o.Directory, layout: o.Layout, journal: journal, audit: audit, lock: lock, now: now, log: log,
 		applier: Applier{
 			Dir: o.Directory, Letters: &Letters{Dir: c.Letters()}, Audit: audit,
-			Rand: o.Rand, Now: now, Log: log, Parallel: o.Parallel,
+			Rand: o.Rand, Now: now, Log: log, Parallel: o.Parallel, AfterWrite: o.AfterWrite,
 		},
 	}
 	e.rules.Store(o.Rules)
@@ -166,76 +179,6 @@ func (e *Engine) EnsureTree(ctx context.Context) error {
 	return nil
 }
 
-// IngestResult is what became of one input file.
-type IngestResult struct {
-	*Batch
-	Added        int
-	Duplicates   int
-	RejectedPath string // where the rejected rows were written, if any
-	DonePath     string // where the file was moved, if it was
-}
-
-// Ingest reads one file, journals its valid events (fsynced), writes its
-// rejected rows with their reasons to the inbox's rejected/ directory, and,
-// when move is set, moves the file to done/. It is safe to repeat after a
-// crash: journaled events are duplicates the second time, and the names in
-// done/ and rejected/ derive from the file's name and modification time.
-func (e *Engine) Ingest(path string, move bool) (*IngestResult, error) {
-	log := e.log.With().Str("file", path).Logger()
-	info, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("sync: %w", err)
-	}
-	stamp := stampName(path, info)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("sync: %w", err)
-	}
-	batch, err := Parse(path, data, SourceInbox, e.Rules(), e.now())
-	if err != nil {
-		return nil, err
-	}
-	res := &IngestResult{Batch: batch}
-	for _, w := range batch.Warnings {
-		log.Warn().Str("warning", w).Msg("input file")
-	}
-	added, err := e.journal.Add(batch.Events, e.now())
-	if err != nil {
-		return res, err
-	}
-	batch.reject(added.Conflicts, Problem{Field: FieldEventID, Msg: "already received with different content; give a corrected change a new event_id"})
-	res.Added, res.Duplicates = len(added.Added), len(added.Duplicates)
-	if len(batch.Rejected) > 0 {
-		for _, r := range batch.Rejected {
-			log.Warn().Int("line", r.Record.Origin.Line).Str("reason", r.Reason()).Msg("row rejected")
-		}
-		var buf strings.Builder
-		if err := batch.WriteRejected(&buf); err != nil {
-			return res, err
-		}
-		res.RejectedPath = filepath.Join(e.cfg.InboxDir(), "rejected", stamp)
-		if err := writeFileAtomic(res.RejectedPath, []byte(buf.String()), 0o640); err != nil {
-			return res, fmt.Errorf("sync: write rejected rows: %w", err)
-		}
-	}
-	if move {
-		res.DonePath = filepath.Join(e.cfg.InboxDir(), "done", stamp)
-		if err := moveFile(path, res.DonePath); err != nil {
-			return res, err
-		}
-	}
-	log.Info().Int("events", len(batch.Events)).Int("added", res.Added).Int("duplicates", res.Duplicates).
-		Int("rejected", len(batch.Rejected)).Msg("file read")
-	return res, nil
-}
-
-func moveFile(from, to string) error {
-	if err := os.Rename(from, to); err != nil {
-		return fmt.Errorf("sync: move %s: %w", from, err)
-	}
-	return syncDir(filepath.Dir(to))
-}
-
 // Process plans the pending events against a fresh snapshot and applies
 // the plan, journaling the outcome of every event it finished. It goes
 // round again, with a fresh snapshot, while a round finished some events
@@ -285,6 +228,11 @@ func (e *Engine) processOnce(ctx context.Context, pending []Entry) (*Plan, Repor
 	// crash in between, a line written twice beats one never written.
 	if werr := e.setAsideRefused(pending, res); werr != nil {
 		e.log.Error().Err(werr).Msg("cannot write the refused events to rejected/")
+	}
+	// The audit must hold every change before the journal calls its event
+	// resolved: unresolved, it is planned and adopted again.
+	if aerr := e.adopt(pending, res); aerr != nil {
+		return plan, rep, errors.Join(err, aerr)
 	}
 	if rerr := e.journal.Resolve(res, e.now()); rerr != nil {
 		return plan, rep, errors.Join(err, rerr)
@@ -342,52 +290,14 @@ func (e *Engine) setAsideRefused(pending []Entry, res []Resolution) error {
 	return errors.Join(f.Sync(), f.Close())
 }
 
-// ReadyFiles lists the inbox files ready to read, oldest first: regular
-// files of a known format, not hidden (dot-files are uploads in progress),
-// not Excel's lock files, unmodified for the settle time. Files of an
-// unknown format are returned in other, to be set aside.
-func (e *Engine) ReadyFiles(wall time.Time) (ready, other []string, err error) {
-	dir := e.cfg.InboxDir()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sync: inbox: %w", err)
-	}
-	type file struct {
-		path string
-		mod  time.Time
-	}
-	var files []file
-	for _, de := range entries {
-		name := de.Name()
-		if !de.Type().IsRegular() || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "~$") {
-			continue
-		}
-		info, err := de.Info()
-		if err != nil {
-			continue // gone since ReadDir
-		}
-		if wall.Sub(info.ModTime()) < e.cfg.Inbox.Settle.Std() {
-			continue
-		}
-		p := filepath.Join(dir, name)
-		if FormatOf(name) == "" {
-			other = append(other, p)
-			continue
-		}
-		files = append(files, file{p, info.ModTime()})
-	}
-	slices.SortFunc(files, func(a, b file) int { return a.mod.Compare(b.mod) })
-	for _, f := range files {
-		ready = append(ready, f.path)
-	}
-	return ready, other, nil
-}
-
-// Run watches the inbox and processes events until ctx ends. Directory
+// Run watches the inbox and processes events until ctx ends. Its first
+// look at the inbox, before anything else, reads again the files a crashed
+// run left in processing/ (see scanInbox). Directory
 // failures are retried with exponential back-off; nothing is lost while the
-// directory is down, because events wait in the journal. It returns an
-// error only when the journal can no longer be written (a full or failing
-// disk): restarting repairs it.
+// directory is down, because events wait in the journal. While the state
+// directory takes no writes (a full disk), it reads and applies nothing and
+// waits for it to recover (see writable). It returns an error only when
+// its schedules cannot start.
 func (e *Engine) Run(ctx context.Context) error {
 	backoff := e.cfg.RetryMin.Std()
 	var retryAt, dueAt time.Time
@@ -404,30 +314,21 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer sched.stop()
 	e.log.Info().Str("inbox", e.cfg.InboxDir()).Str("letters", e.cfg.Letters()).Msg("watching inbox")
 	for {
-		wall := time.Now()
-		ready, other, err := e.ReadyFiles(wall)
-		if err != nil {
-			e.log.Error().Err(err).Msg("cannot read inbox")
-		}
-		for _, p := range other {
-			e.setAside(p, fmt.Errorf("unknown file type %q: want .csv or .jsonl (.ndjson)", filepath.Ext(p)))
-		}
-		for _, p := range ready {
-			res, err := e.Ingest(p, true)
-			switch {
-			case isFileError(err):
-				e.setAside(p, err)
-			case err != nil:
-				e.log.Error().Err(err).Str("file", p).Msg("cannot read input file; will retry")
-			case res.Added > 0:
-				dirty = true
+		wall := time.Now() // real time: file times are stamped by the OS
+		if !e.writable() {
+			dirty = true // once it takes writes again, pending events go on
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-poll.C:
 			}
+			continue
+		}
+		if e.scanInbox(wall) {
+			dirty = true
 		}
 		if !dueAt.IsZero() && !e.now().Before(dueAt) {
 			dirty = true
-		}
-		if err := e.journal.Err(); err != nil {
-			return err // the journal cannot take more: restart to repair it
 		}
 		if (dirty || e.treeStale.Load()) && !wall.Before(retryAt) {
 			err := e.step(ctx, &dueAt)
@@ -464,31 +365,4 @@ func (e *Engine) step(ctx context.Context, dueAt *time.Time) error {
 		*dueAt = plan.NextDue()
 	}
 	return err
-}
-
-// setAside moves a file none of which can be read to rejected/, with the
-// reason beside it in <name>.error.txt.
-func (e *Engine) setAside(path string, reason error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return
-	}
-	stamp := stampName(path, info)
-	rejected := filepath.Join(e.cfg.InboxDir(), "rejected")
-	err = errors.Join(
-		writeFileAtomic(filepath.Join(rejected, stamp+".error.txt"), []byte(reason.Error()+"\n"), 0o640),
-		moveFile(path, filepath.Join(rejected, stamp)))
-	e.log.Error().Err(reason).Str("file", path).AnErr("move_error", err).Msg("file set aside")
-}
-
-// stampName is the name a file gets in done/ or rejected/: its modification
-// time and name, the same every time the same file is read, so a repeat
-// after a crash overwrites instead of duplicating.
-func stampName(path string, info os.FileInfo) string {
-	return info.ModTime().UTC().Format("20060102T150405Z") + "_" + filepath.Base(path)
-}
-
-func isFileError(err error) bool {
-	var fe *FileError
-	return errors.As(err, &fe)
 }

@@ -31,8 +31,9 @@ func drop(t *testing.T, cfg Config, name, data string) string {
 }
 
 // settled is a wall clock at which every file written so far has settled.
-// ReadyFiles compares it with the files' mtimes, which the OS stamps with
-// real time: it is derived from real time, never from the injected clock.
+// ReadyFiles compares it with the files' change times, which the OS stamps
+// with real time: it is derived from real time, never from the injected
+// clock.
 func settled() time.Time { return time.Now().Add(time.Hour) }
 
 // refusedName is the file refused events go to on the engine's day.
@@ -47,7 +48,7 @@ func ingestAll(t *testing.T, e *Engine) {
 		t.Fatal(err)
 	}
 	for _, p := range ready {
-		if _, err := e.Ingest(p, true); err != nil {
+		if _, _, err := claimAndIngest(t, e, p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,7 +86,7 @@ func TestEngine_InboxToDirectory(t *testing.T) {
 		row("E3", "NV3", "Lê Văn Tuấn", "vhtt_nh")+
 		row("E4", "NV4", "Nguyễn Quốc Trạng", "sotttx")+ // unknown unit
 		row("E5", "NV5", "Nguyễn Quốc Trạng", "sotttt"))
-	res, err := e.Ingest(in, true)
+	_, res, err := claimAndIngest(t, e, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +95,9 @@ func TestEngine_InboxToDirectory(t *testing.T) {
 	}
 	if _, err := os.Stat(in); !os.IsNotExist(err) {
 		t.Error("input file still in the inbox")
+	}
+	if left, _ := e.claimedFiles(); len(left) != 0 {
+		t.Errorf("left in processing/: %v", left)
 	}
 	if _, err := os.Stat(res.DonePath); err != nil || filepath.Dir(res.DonePath) != filepath.Join(cfg.InboxDir(), "done") {
 		t.Errorf("done path %s: %v", res.DonePath, err)
@@ -124,8 +128,11 @@ func TestEngine_InboxToDirectory(t *testing.T) {
 	}
 	af, _ := os.Open(AuditPath(cfg))
 	defer af.Close()
-	if n, _, err := VerifyAudit(af); err != nil || n != 9 {
-		t.Errorf("audit: %d records, %v; want 9", n, err)
+	if n, _, err := VerifyAudit(af); err != nil || n != 18 {
+		t.Errorf("audit: %d records, %v; want 18 (9 operations, each an intent and its outcome)", n, err)
+	}
+	if open := e.audit.OpenIntents(); len(open) != 0 {
+		t.Errorf("intents without an outcome: %+v", open)
 	}
 }
 
@@ -177,18 +184,19 @@ func TestEngine_OutageMidBatch(t *testing.T) {
 	}
 }
 
-// A crash after the journal took a file but before the file left the inbox
-// reads it again: every event is a duplicate the second time.
+// A file read twice ("ldapsync apply" run again on it) adds nothing the
+// second time: every event is a duplicate, and its rejected rows go to the
+// same file. A crash in the daemon is TestInbox_ClaimedFileReadAgainAtStartUp.
 func TestEngine_FileReadTwice(t *testing.T) {
 	f := newFakeDir()
 	e, cfg := newEngine(t, f, t0)
 	data := header + row("E1", "NV1", "Lê Văn Tuấn", "ubnd_nh") + row("E2", "", "Lê Văn Tuấn", "ubnd_nh")
 	p := drop(t, cfg, "a.csv", data)
-	first, err := e.Ingest(p, false) // as if the process died before the move
+	first, err := e.IngestFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := e.Ingest(p, true)
+	second, err := e.IngestFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,15 +223,22 @@ func TestEngine_SetsAsideUnreadableFiles(t *testing.T) {
 	if len(ready) != 1 || len(other) != 1 {
 		t.Fatalf("ready %v other %v", ready, other)
 	}
-	_, err = e.Ingest(ready[0], true)
-	if !isFileError(err) {
-		t.Fatalf("ingest of a header-only file: %v", err)
+	if e.scanInbox(settled()) {
+		t.Error("events journaled from unreadable files")
 	}
-	e.setAside(ready[0], err)
-	e.setAside(other[0], errors.New("unknown file type"))
 	got, _ := filepath.Glob(filepath.Join(cfg.InboxDir(), "rejected", "*"))
 	if len(got) != 4 {
 		t.Errorf("rejected/ holds %v, want both files and their .error.txt", got)
+	}
+	why, _ := filepath.Glob(filepath.Join(cfg.InboxDir(), "rejected", "*_b.csv.error.txt"))
+	if len(why) != 1 {
+		t.Fatalf("no reason beside b.csv: %v", got)
+	}
+	if data, _ := os.ReadFile(why[0]); !strings.Contains(string(data), filepath.Join(cfg.InboxDir(), "b.csv")+": ") {
+		t.Errorf("reason %q does not name the file as it was dropped", data)
+	}
+	if left, _ := e.claimedFiles(); len(left) != 0 {
+		t.Errorf("left in processing/: %v", left)
 	}
 }
 

@@ -106,12 +106,12 @@ func (f *fakeDir) AddPerson(_ context.Context, p rules.Account) error {
 		}
 		return nil
 	}
-	p.DN, p.Active, p.Groups = dn, false, nil
+	p.DN, p.Active, p.Groups, p.Status = dn, false, nil, rules.StatusActive
 	f.people[dn] = &p
 	return nil
 }
 
-func (f *fakeDir) SetPassword(_ context.Context, dn string, pw secret.Secret) error {
+func (f *fakeDir) SetPassword(_ context.Context, dn string, pw secret.Secret, issuedFor string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail("SetPassword", dn); err != nil {
@@ -128,7 +128,7 @@ func (f *fakeDir) SetPassword(_ context.Context, dn string, pw secret.Secret) er
 	if err := f.fail("SetPassword/flag", dn); err != nil {
 		return err
 	}
-	p.MustChange = true
+	p.MustChange, p.Issued = true, issuedFor
 	return nil
 }
 

@@ -241,18 +241,34 @@ func (j *Journal) write(b []byte) error {
 		return nil
 	}
 	if _, err := j.f.Write(b); err != nil {
-		j.err = fmt.Errorf("journal: write: %w (restart ldapsync: a torn write is cut off at start)", err)
+		j.err = fmt.Errorf("journal: write: %w", err)
 		return j.err
 	}
 	if err := j.f.Sync(); err != nil {
-		j.err = fmt.Errorf("journal: fsync: %w (restart ldapsync: a torn write is cut off at start)", err)
+		j.err = fmt.Errorf("journal: fsync: %w", err)
 		return j.err
 	}
 	return nil
 }
 
+// Reopen recovers from a failed write once the disk takes writes again: it
+// reopens the file, cuts off a torn last line and reads the state back, as
+// at start-up. It reports whether a torn line was cut.
+func (j *Journal) Reopen() (repaired bool, err error) {
+	fresh, repaired, err := OpenJournal(j.path)
+	if err != nil {
+		return false, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	old := j.f
+	j.f, j.next, j.keys, j.pending, j.err = fresh.f, fresh.next, fresh.keys, fresh.pending, nil
+	old.Close()
+	return repaired, nil
+}
+
 // Err returns the error that stopped the journal, if one did: nothing more
-// can be written until the process restarts.
+// can be written until Reopen succeeds.
 func (j *Journal) Err() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -194,3 +194,27 @@ func TestJournal_WriteErrorIsSticky(t *testing.T) {
 		t.Errorf("pending = %d, want 1: the failed batch must not count", n)
 	}
 }
+
+// A failed write stops the journal until Reopen, which keeps every event
+// written whole and lets the next Add go on.
+func TestJournal_ReopenAfterAFailedWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j := openJournal(t, path)
+	if _, err := j.Add([]Event{testEvent("E1", "NV1")}, t0); err != nil {
+		t.Fatal(err)
+	}
+	j.f.Close() // the disk fails under the journal
+	if _, err := j.Add([]Event{testEvent("E2", "NV2")}, t0); err == nil || j.Err() == nil {
+		t.Fatal("add to a failed file succeeded, or the failure is not sticky")
+	}
+	if _, err := j.Reopen(); err != nil || j.Err() != nil {
+		t.Fatalf("reopen: %v, sticky %v", err, j.Err())
+	}
+	res, err := j.Add([]Event{testEvent("E1", "NV1"), testEvent("E2", "NV2")}, t0)
+	if err != nil || len(res.Added) != 1 || len(res.Duplicates) != 1 {
+		t.Fatalf("after reopen: %+v %v; want E2 added, E1 a duplicate", res, err)
+	}
+	if n := len(j.Pending()); n != 2 {
+		t.Errorf("pending %d, want 2", n)
+	}
+}

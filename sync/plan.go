@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/ldapsync/ldapsync/rules"
 )
 
@@ -69,6 +71,10 @@ type Outcome struct {
 	// Until is set for events held until their effective date.
 	Until  time.Time `json:"until,omitzero"`
 	Reason string    `json:"reason"`
+	// After is, for an event satisfied by the operations of another event
+	// planned in the same run (a hire delivered twice), that event's Seq:
+	// it is done only once they succeed.
+	After uint64 `json:"-"`
 }
 
 // Plan is the result of planning: operations to run, and for every event
@@ -168,12 +174,15 @@ type planState struct {
 	// expired are the tombstones whose reuse embargo is over: their names
 	// are free, once the tombstone is purged.
 	expired map[string]*rules.Account
+	// planned is, by folded uid, the Seq of the last event that planned
+	// operations on the account in this plan.
+	planned map[string]uint64
 	now     time.Time
 }
 
 func newPlanState(pl *Planner, snap *rules.Snapshot, now time.Time) *planState {
 	st := &planState{pl: pl, byEmployee: map[string][]*rules.Account{}, taken: map[string]bool{},
-		names: map[string][2]string{}, expired: map[string]*rules.Account{}, now: now}
+		names: map[string][2]string{}, expired: map[string]*rules.Account{}, planned: map[string]uint64{}, now: now}
 	for i := range snap.People {
 		p := snap.People[i] // a copy: planning changes it, the snapshot stays as read
 		if p.Revoked && !pl.embargoed(&p, now) {
@@ -212,28 +221,41 @@ func (st *planState) hire(p *Plan, e *Entry) {
 			refuse("employee %s had account %s, revoked; a returning person gets the old account back, not a new one (not supported yet)", ev.EmployeeID, acct.UID)
 			return
 		}
+		// A hire is satisfied only by the same person's account: another
+		// name or unit under the same employee_id is a mistyped id, or a
+		// transfer or rename sent as a hire, and must be seen the same day.
+		if diff := sameHire(acct, ev); diff != "" {
+			refuse("employee %s already has account %s (%s, unit %s), but this hire is for %s, unit %s: %s; a transfer or a rename is its own event, and a mistyped employee_id must be corrected",
+				ev.EmployeeID, acct.UID, acct.CN, acct.Unit, ev.Name.Full(), ev.Unit, diff)
+			return
+		}
 		n := len(p.Ops)
 		switch {
 		case acct.Locked:
 			// A locked account gets a password only by being restored.
+		case acct.Issued != "":
+			// A first password was issued (for this hire or an earlier
+			// one): the flag written with it says so, whatever the user
+			// did with it since.
 		case acct.PasswordChanged.IsZero():
 			p.Ops = append(p.Ops, st.op(OpIssueCredentials, e, acct.UID, "account exists without a password: first password not yet issued"))
-			acct.PasswordChanged, acct.MustChange = st.now, true
-		case !acct.MustChange && acct.LastLogin.IsZero():
-			// Setting a first password is two writes (slapd clears pwdReset
-			// on every password change, so the flag must come after). A
-			// password that is neither flagged nor ever used means the
-			// earlier issue was cut short between them: issue anew, which
-			// rewrites the same letter.
-			p.Ops = append(p.Ops, st.op(OpIssueCredentials, e, acct.UID, "password set but never used and not flagged for change: the earlier issue was cut short"))
-			acct.MustChange = true
+			acct.PasswordChanged, acct.MustChange, acct.Issued = st.now, true, ev.Key()
+		case acct.Status == rules.StatusActive && !acct.MustChange && acct.LastLogin.IsZero():
+			// ldapsync made the account and holds no record of a password
+			// issued: the earlier issue was cut short after the password
+			// and before the write that flags it (pwdReset and
+			// ldapsyncIssuedFor together). Issue anew: it rewrites the same
+			// letter. (MustChange or a login would show a password issued
+			// before ldapsyncIssuedFor existed: never reset those.)
+			p.Ops = append(p.Ops, st.op(OpIssueCredentials, e, acct.UID, "password set but its issue not recorded: the earlier issue was cut short"))
+			acct.MustChange, acct.Issued = true, ev.Key()
 		}
 		// The memberships the hire asked for (a replay finds them missing
 		// if the run stopped before its group changes); a repeated hire
 		// adds applications, never removes one.
 		st.setGroups(p, e, acct, acct.Active || !acct.Locked, union(acct.Groups, ev.Applications))
 		if len(p.Ops) == n {
-			p.Satisfied = append(p.Satisfied, Outcome{Seq: e.Seq, Event: ev, Status: Done,
+			p.Satisfied = append(p.Satisfied, Outcome{Seq: e.Seq, Event: ev, Status: Done, After: st.planned[fold(acct.UID)],
 				Reason: fmt.Sprintf("employee %s already has account %s (NT 2.1: one account per person)", ev.EmployeeID, acct.UID)})
 		}
 		return
@@ -265,7 +287,8 @@ func (st *planState) hire(p *Plan, e *Entry) {
 	person := create.Person()
 	// As the directory will hold it: a first password to change, so a
 	// second hire of the same person in this batch is satisfied.
-	person.Groups, person.PasswordChanged, person.MustChange = nil, st.now, true
+	person.Groups, person.PasswordChanged, person.MustChange, person.Issued = nil, st.now, true, ev.Key()
+	person.Status = rules.StatusActive
 	st.byEmployee[fold(ev.EmployeeID)] = []*rules.Account{&person}
 	p.Ops = append(p.Ops, create, st.op(OpIssueCredentials, e, uid, ""))
 	st.setGroups(p, e, &person, true, ev.Applications)
@@ -351,13 +374,14 @@ func (st *planState) applications(p *Plan, e *Entry) {
 	n := len(p.Ops)
 	st.setGroups(p, e, acct, acct.Active, want)
 	if len(p.Ops) == n {
-		p.Satisfied = append(p.Satisfied, Outcome{Seq: e.Seq, Event: ev, Status: Done,
+		p.Satisfied = append(p.Satisfied, Outcome{Seq: e.Seq, Event: ev, Status: Done, After: st.planned[fold(acct.UID)],
 			Reason: fmt.Sprintf("%s already has exactly the applications %s", acct.UID, strings.Join(want, ", "))})
 	}
 }
 
 func (st *planState) op(kind OpKind, e *Entry, uid, note string) Op {
 	ev := &e.Event
+	st.planned[fold(uid)] = e.Seq
 	n, ok := st.names[uid]
 	if !ok {
 		n = [2]string{st.pl.Layout.PersonDN(uid), st.pl.Rules.Mail(uid)}
@@ -370,6 +394,20 @@ func (st *planState) op(kind OpKind, e *Entry, uid, note string) Op {
 		EventID:      ev.ID, Source: ev.Source, Type: ev.Type, Article: ev.Type.Article(), Note: note,
 		Seq: e.Seq, event: ev, name: ev.Name,
 	}
+}
+
+// sameHire returns how the account acct differs from the person the hire
+// ev describes ("" when it is the same person): the full name, compared as
+// Unicode NFC without case or extra spaces, and the unit.
+func sameHire(acct *rules.Account, ev *Event) string {
+	var diffs []string
+	if norm.NFC.String(strings.ToLower(strings.Join(strings.Fields(acct.CN), " "))) != norm.NFC.String(strings.ToLower(ev.Name.Full())) {
+		diffs = append(diffs, "another name")
+	}
+	if !strings.EqualFold(acct.Unit, ev.Unit) {
+		diffs = append(diffs, "another unit")
+	}
+	return strings.Join(diffs, " and ")
 }
 
 // Person returns the directory entry an OpCreate makes.

@@ -83,19 +83,31 @@ func TestPlanner_ExistingEmployee(t *testing.T) {
 		status Status
 		reason string
 	}{
-		{"account made, letter out, not yet used: nothing to do", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, MustChange: true, Active: true}},
+		{"account made, letter out, not yet used: nothing to do", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", CN: "Nguyễn Quốc Trạng", Unit: "sotttt", Status: rules.StatusActive, PasswordChanged: t0, MustChange: true, Active: true}},
 			nil, Done, "already has account quoctrang"},
-		{"account made and used: nothing to do", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, LastLogin: t0, Active: true}},
+		{"account made and used: nothing to do", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", CN: "Nguyễn Quốc Trạng", Unit: "sotttt", Status: rules.StatusActive, PasswordChanged: t0, LastLogin: t0, Active: true}},
 			nil, Done, "already has account quoctrang"},
-		{"password set, not flagged, never used: issue again", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, Active: true}},
+		{"password set, not flagged, never used: issue again", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", CN: "Nguyễn Quốc Trạng", Unit: "sotttt", Status: rules.StatusActive, PasswordChanged: t0, Active: true}},
 			[]OpKind{OpIssueCredentials}, "", ""},
-		{"account made, password never set: issue it", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", Active: true}},
+		{"account made, password never set: issue it", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", CN: "Nguyễn Quốc Trạng", Unit: "sotttt", Status: rules.StatusActive, Active: true}},
 			[]OpKind{OpIssueCredentials}, "", ""},
-		{"run stopped before its group changes: join them", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, MustChange: true}},
+		{"run stopped before its group changes: join them", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", CN: "Nguyễn Quốc Trạng", Unit: "sotttt", Status: rules.StatusActive, PasswordChanged: t0, MustChange: true}},
 			[]OpKind{OpGroups}, "", ""},
-		{"locked: not put back in the active group", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", PasswordChanged: t0, Locked: true}},
+		{"locked: not put back in the active group", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", CN: "Nguyễn Quốc Trạng", Unit: "sotttt", Status: rules.StatusActive, PasswordChanged: t0, Locked: true}},
 			nil, Done, "already has account"},
-		{"account revoked: refused", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", Revoked: true}},
+		{"password issued for an earlier event, changed by the user, never seen to log in: nothing to do",
+			[]rules.Account{{UID: "quoctrang", EmployeeID: "NV1", CN: "Nguyễn Quốc Trạng", Unit: "sotttt", Status: rules.StatusActive, PasswordChanged: t0, Issued: "inbox/OLD", Active: true}},
+			nil, Done, "already has account quoctrang"},
+		{"password set by someone else on an adopted entry: left alone",
+			[]rules.Account{{UID: "quoctrang", EmployeeID: "NV1", CN: "Nguyễn Quốc Trạng", Unit: "sotttt", PasswordChanged: t0, Active: true}},
+			nil, Done, "already has account quoctrang"},
+		{"same employee_id, another name: refused with both sides",
+			[]rules.Account{{UID: "annv.prtc", EmployeeID: "NV1", CN: "Nguyễn Văn An", Unit: "ubnd_prtc", Status: rules.StatusActive, PasswordChanged: t0, Issued: "inbox/X", Active: true}},
+			nil, Failed, "already has account annv.prtc (Nguyễn Văn An, unit ubnd_prtc), but this hire is for Nguyễn Quốc Trạng, unit sotttt: another name and another unit"},
+		{"same employee_id and name, another unit: refused",
+			[]rules.Account{{UID: "quoctrang", EmployeeID: "NV1", CN: "Nguyễn Quốc Trạng", Unit: "sonv_vp", Status: rules.StatusActive, Active: true}},
+			nil, Failed, "another unit; a transfer or a rename is its own event"},
+		{"account revoked: refused", []rules.Account{{UID: "quoctrang", EmployeeID: "NV1", CN: "Nguyễn Quốc Trạng", Unit: "sotttt", Status: rules.StatusActive, Revoked: true}},
 			nil, Failed, "revoked"},
 		{"two entries: refused", []rules.Account{{UID: "a", EmployeeID: "NV1"}, {UID: "b", EmployeeID: "NV1"}},
 			nil, Failed, "held by 2 entries (a, b)"},
@@ -180,7 +192,7 @@ func apps(seq uint64, employee string, set []string, changes ...AppChange) Entry
 func TestPlanner_Applications(t *testing.T) {
 	pl := &Planner{Rules: exampleRules(t), Layout: layout}
 	snap := &rules.Snapshot{People: []rules.Account{
-		{UID: "quoctrang", EmployeeID: "NV1", Groups: []string{"baocao", "mail"}, PasswordChanged: t0, MustChange: true, Active: true},
+		{UID: "quoctrang", EmployeeID: "NV1", CN: "Nguyễn Quốc Trạng", Unit: "sotttt", Status: rules.StatusActive, Groups: []string{"baocao", "mail"}, PasswordChanged: t0, MustChange: true, Active: true},
 		{UID: "tuanlv", EmployeeID: "NV2", Revoked: true},
 	}}
 	tests := []struct {
@@ -276,7 +288,7 @@ func TestPlanner_ReuseEmbargo(t *testing.T) {
 func TestPlanner_IgnoresCase(t *testing.T) {
 	pl := &Planner{Rules: exampleRules(t), Layout: layout}
 	snap := &rules.Snapshot{
-		People:   []rules.Account{{UID: "VANTUAN", EmployeeID: "OTHER"}, {UID: "tuanlv", EmployeeID: "nt-002", PasswordChanged: t0, MustChange: true, Active: true}},
+		People:   []rules.Account{{UID: "VANTUAN", EmployeeID: "OTHER"}, {UID: "tuanlv", EmployeeID: "nt-002", CN: "lê văn  TUẤN", Unit: "SOTTTT", PasswordChanged: t0, MustChange: true, Active: true}},
 		Accounts: []string{"QuocTrang"},
 	}
 	p := pl.Plan([]Entry{hire(1, "NT-001", "Nguyễn Quốc Trạng", "sotttt"), hire(2, "NT-002", "Lê Văn Tuấn", "sotttt"), hire(3, "NT-003", "Lê Văn Tuấn", "sotttt")}, snap, t0)

@@ -46,6 +46,7 @@ config error.`,
 			eng, err := sync.Open(sync.Options{
 				Config: l.Cfg.Sync, Rules: l.Rules, Directory: dir, Layout: layout(l.Cfg.Directory),
 				Now: now, Log: log.With().Str("component", "sync").Logger(), Parallel: l.Cfg.Directory.Connections,
+				AfterWrite: a.pauseAfterWrites(),
 			})
 			if err != nil {
 				return a.fail(exitFailure, "%v", err)
@@ -56,7 +57,7 @@ config error.`,
 			}
 			code := exitOK
 			for _, path := range fs.Args() {
-				res, err := eng.Ingest(path, false)
+				res, err := eng.IngestFile(path)
 				var fe *sync.FileError
 				switch {
 				case errors.As(err, &fe):

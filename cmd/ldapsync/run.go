@@ -18,11 +18,16 @@ func init() {
 		name:    "run",
 		summary: "Run the daemon: watch the inbox and keep the directory in step.",
 		help: `Scans sync.inbox.dir every sync.inbox.poll for .csv and .jsonl files,
-journals their events, and applies them to the directory. A file leaves the
-inbox for done/ once its events are journaled; its rejected rows go to
-rejected/ with the reasons. Events not yet effective wait in the journal
-until 00:00 of their effective date (rules.timezone). When the directory is
-unreachable, events wait in the journal and are retried with back-off.
+journals their events, and applies them to the directory. A file is read
+once its size, modification time and change time have not changed for
+sync.inbox.settle. It is first moved into processing/, so a file written to
+the same name meanwhile is read in its own turn, and leaves processing/ for
+done/ once its events are journaled; its rejected rows go to rejected/ with
+the reasons. Files a crash left in processing/ are read again at start-up;
+events already journaled are not added twice. Events not yet effective
+wait in the journal until 00:00 of their effective date (rules.timezone).
+When the directory is unreachable, events wait in the journal and are
+retried with back-off.
 SIGINT or SIGTERM stop it cleanly. SIGHUP reloads the config file: if it is
 valid, its rules (units, usernames, password profile, applications) take
 effect from the next batch and the directory tree is brought in line; the
@@ -53,6 +58,7 @@ not valid, the running config stays and the problems are logged.`,
 			eng, err := sync.Open(sync.Options{
 				Config: l.Cfg.Sync, Rules: l.Rules, Directory: dir, Layout: layout(l.Cfg.Directory),
 				Now: now, Log: log.With().Str("component", "sync").Logger(), Parallel: l.Cfg.Directory.Connections,
+				AfterWrite: a.pauseAfterWrites(),
 			})
 			if err != nil {
 				return a.fail(exitFailure, "%v", err)

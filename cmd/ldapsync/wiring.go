@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -125,4 +127,26 @@ func dial(ctx context.Context, cfg directory.Config, log zerolog.Logger, wait bo
 // layout tells the planner where the directory of cfg keeps accounts.
 func layout(cfg directory.Config) sync.Layout {
 	return sync.Layout{PersonDN: cfg.PersonDN, ActiveGroup: cfg.ActiveGroup}
+}
+
+// EnvPauseAfterWrites names the fault-injection variable the crash tests
+// set: with LDAPSYNC_TEST_PAUSE_AFTER_WRITES=N, the process stops for good
+// right after the directory accepted its N-th operation and before that
+// operation's audit record, and says so on stderr, for the test to kill it
+// with SIGKILL there. Never set it in production.
+const EnvPauseAfterWrites = "LDAPSYNC_TEST_PAUSE_AFTER_WRITES"
+
+// pauseAfterWrites returns the hook EnvPauseAfterWrites asks for, or nil.
+func (a *app) pauseAfterWrites() func(*sync.Op) {
+	n, err := strconv.Atoi(a.getenv(EnvPauseAfterWrites))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	var writes atomic.Int64
+	return func(op *sync.Op) {
+		if writes.Add(1) == int64(n) {
+			fmt.Fprintf(a.stderr, "ldapsync: paused after directory write %d (%s %s), before its audit record\n", n, op.Kind, op.UID)
+			select {} // until killed
+		}
+	}
 }
