@@ -46,7 +46,9 @@ test: deps vet
 ## each run and printed, so that a failure can be repeated with
 ## `make test-dates DATE_SHIFT=N`. A test that compares the injected clock
 ## with a time the OS or slapd stamps fails one way or the other.
-DATE_SHIFT ?= $(shell shuf -i 30-3000 -n 1)
+ifeq ($(origin DATE_SHIFT),undefined)
+DATE_SHIFT := $(shell shuf -i 30-3000 -n 1)
+endif
 test-dates:
 	@for s in -$(DATE_SHIFT) $(DATE_SHIFT); do \
 	  echo "date guard: tests' clock moved $$s days (LDAPSYNC_TEST_SHIFT_DAYS=$$s; repeat with make test-dates DATE_SHIFT=$(DATE_SHIFT))"; \

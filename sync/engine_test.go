@@ -384,3 +384,30 @@ func TestEngine_VoidsTheLetterOfARefusedPassword(t *testing.T) {
 		t.Errorf("refused file:\n%s", refused)
 	}
 }
+
+// A hire delivered twice in one batch: the second is satisfied by the
+// first's operations, so it is done only once they succeed. When the
+// directory refuses the first for good, the second is planned again on its
+// own, and the person gets an account.
+func TestEngine_SecondHireWaitsForTheFirst(t *testing.T) {
+	f := newFakeDir()
+	e, cfg := newEngine(t, f, t0)
+	drop(t, cfg, "a.csv", header+row("E1", "NV1", "Nguyễn Quốc Trạng", "sotttt")+row("E2", "NV1", "Nguyễn Quốc Trạng", "sotttt"))
+	ingestAll(t, e)
+	f.failOn["AddPerson "+personDN("quoctrang")] = true
+	f.failWith["AddPerson "+personDN("quoctrang")] = fmt.Errorf("fake: refused: %w", directory.ErrConflict)
+	_, rep, err := e.Process(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Refused != 1 || rep.Done != 1 {
+		t.Errorf("report %+v, want E1 refused and E2 done", rep)
+	}
+	if _, ok := f.people[personDN("quoctrang")]; !ok {
+		t.Fatal("E2 was marked done without an account: it was resolved before the operations that satisfied it ran")
+	}
+	audit, _ := os.ReadFile(AuditPath(cfg))
+	if !strings.Contains(string(audit), `"action":"create","intent":`) || !strings.Contains(string(audit), `"event_id":"E2"`) {
+		t.Errorf("E2's own create is not in the audit log:\n%s", audit)
+	}
+}

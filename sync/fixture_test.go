@@ -190,3 +190,10 @@ func newEngine(t *testing.T, dir Directory, now time.Time) (*Engine, Config) {
 	t.Cleanup(func() { e.Close() })
 	return e, cfg
 }
+
+// count returns the number of people in the fake directory.
+func (f *fakeDir) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.people)
+}

@@ -14,8 +14,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/text/encoding/charmap"
-
 	"github.com/ldapsync/ldapsync/rules"
 )
 
@@ -70,15 +68,16 @@ func (e *FileError) Unwrap() error { return e.Err }
 func Parse(name string, data []byte, source string, r *rules.Rules, received time.Time) (*Batch, error) {
 	b := &Batch{File: name, Format: FormatOf(name)}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	if !utf8.Valid(data) {
+	legacy := !utf8.Valid(data)
+	if legacy {
 		// Excel's plain "CSV" export on Vietnamese Windows is Windows-1258,
-		// which writes tones as combining marks; rules.Fold handles those.
-		dec, err := charmap.Windows1258.NewDecoder().Bytes(data)
+		// which writes tones as combining marks; clean composes them. It is
+		// applied only once checkWindows1258 is confident of it.
+		dec, err := decodeWindows1258(data)
 		if err != nil {
-			return nil, &FileError{name, fmt.Errorf("neither UTF-8 nor Windows-1258: %w", err)}
+			return nil, &FileError{name, err}
 		}
 		data = dec
-		b.Warnings = append(b.Warnings, "file is not UTF-8; read as Windows-1258 (save as \"CSV UTF-8\" to avoid this)")
 	}
 	var records []Record
 	var err error
@@ -89,6 +88,11 @@ func Parse(name string, data []byte, source string, r *rules.Rules, received tim
 		records, err = b.readJSONL(data)
 	default:
 		err = fmt.Errorf("unknown file type %q: want .csv or .jsonl (.ndjson)", filepath.Ext(name))
+	}
+	if err == nil && legacy {
+		if err = b.checkWindows1258(records); err == nil {
+			b.Warnings = append(b.Warnings, "file is not UTF-8; read as Windows-1258 (save as \"CSV UTF-8\" to avoid this)")
+		}
 	}
 	if err != nil {
 		return nil, &FileError{name, err}
@@ -221,7 +225,9 @@ func (b *Batch) readCSV(data []byte) ([]Record, error) {
 			case i >= len(cols):
 				extra = extra || strings.TrimSpace(v) != ""
 			case cols[i] != "" && cols[i] != FieldError:
-				rec.Values[cols[i]] = v
+				// The quote a rejected file puts before a formula is
+				// not part of the value (see WriteRejected).
+				rec.Values[cols[i]] = unquoteCell(v)
 			}
 		}
 		if extra {

@@ -124,7 +124,18 @@ func decode(rec Record, r *rules.Rules, source string, received time.Time) (Even
 			add(f, "longer than %d bytes", maxFieldLen)
 		case strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) && r != '\t' }):
 			add(f, "contains a control character or line break")
+		default:
+			if p := formulaProblem(f, v, vals[f]); p != "" {
+				add(f, "%s", p)
+			}
 		}
+	}
+	// A field that is wrong as text is reported once: its other checks
+	// would only repeat it ("=cmd" is not a unit either, nor a name).
+	textProbs := len(probs)
+	bad := make(map[string]bool, textProbs)
+	for _, p := range probs {
+		bad[p.Field] = true
 	}
 	ev := Event{Source: source, Origin: rec.Origin, Received: received}
 
@@ -199,6 +210,13 @@ func decode(rec Record, r *rules.Rules, source string, received time.Time) (Even
 			}
 		}
 	}
+	kept := probs[:textProbs]
+	for _, p := range probs[textProbs:] {
+		if !bad[p.Field] {
+			kept = append(kept, p)
+		}
+	}
+	probs = kept
 	slices.SortStableFunc(probs, func(a, b Problem) int { return fieldOrder(a.Field) - fieldOrder(b.Field) })
 	return ev, probs
 }

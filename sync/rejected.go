@@ -11,7 +11,10 @@ import (
 // each as it came plus an "error" field with the reasons, so an admin can
 // fix the named fields and drop the file back into the inbox (the error
 // field is ignored on input). CSV keeps the delimiter and starts with a
-// byte-order mark so Excel opens the Vietnamese text correctly.
+// byte-order mark so Excel opens the Vietnamese text correctly, and every
+// cell that Excel would run as a formula, the error column and the header
+// included, gets a leading single quote (neutralizeCell), which the reader
+// removes again. JSON Lines is written as it came: no spreadsheet opens it.
 func (b *Batch) WriteRejected(w io.Writer) error {
 	if b.Format == FormatJSONL {
 		return b.writeRejectedJSONL(w)
@@ -33,7 +36,7 @@ func (b *Batch) writeRejectedCSV(w io.Writer) error {
 	if errCol < 0 {
 		header = append([]string{FieldError}, b.header...)
 	}
-	if err := cw.Write(header); err != nil {
+	if err := cw.Write(neutralizeRow(header)); err != nil {
 		return err
 	}
 	for _, r := range b.Rejected {
@@ -45,7 +48,7 @@ func (b *Batch) writeRejectedCSV(w io.Writer) error {
 			copy(row, r.Record.Raw)
 			row[errCol] = r.Reason()
 		}
-		if err := cw.Write(row); err != nil {
+		if err := cw.Write(neutralizeRow(row)); err != nil {
 			return err
 		}
 	}
