@@ -71,8 +71,10 @@ type Audit struct {
 	// one fsynced; syncMu lets one fsync run at a time, outside mu.
 	written, synced uint64
 	syncMu          gosync.Mutex
-	// open are the intents without an outcome, by Seq.
-	open map[uint64]AuditRecord
+	// open are the intents without an outcome, by Seq; openByOp finds
+	// them by operation, once per operation a run starts.
+	open     map[uint64]AuditRecord
+	openByOp map[intentKey]uint64
 	// err is sticky: after a failed write the file may end in half a
 	// record, and appending after it would bury the damage. Reopen clears
 	// it once the disk takes writes again.
@@ -95,7 +97,7 @@ func OpenAudit(path string) (a *Audit, repaired bool, err error) {
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return nil, false, err
 	}
-	a = &Audit{path: path, f: f, open: map[uint64]AuditRecord{}}
+	a = &Audit{path: path, f: f, open: map[uint64]AuditRecord{}, openByOp: map[intentKey]uint64{}}
 	var v verifier
 	repaired, err = scanLines(f, func(_ int, line []byte) error {
 		rec, err := v.next(line)
@@ -111,13 +113,24 @@ func OpenAudit(path string) (a *Audit, repaired bool, err error) {
 	return a, repaired, nil
 }
 
+// intentKey names one operation of one event.
+type intentKey struct{ source, eventID, op, uid string }
+
+func keyOf(r AuditRecord) intentKey { return intentKey{r.Source, r.EventID, r.Op, r.UID} }
+
 // track keeps the open intents up to date with rec.
 func (a *Audit) track(rec AuditRecord) {
 	switch {
 	case rec.Action == ActionIntent:
 		a.open[rec.Seq] = rec
+		a.openByOp[keyOf(rec)] = rec.Seq
 	case rec.Intent != 0:
-		delete(a.open, rec.Intent)
+		if in, ok := a.open[rec.Intent]; ok {
+			delete(a.open, rec.Intent)
+			if a.openByOp[keyOf(in)] == rec.Intent {
+				delete(a.openByOp, keyOf(in))
+			}
+		}
 	}
 }
 
@@ -127,12 +140,8 @@ func (a *Audit) track(rec AuditRecord) {
 func (a *Audit) OpenIntent(source, eventID, op, uid string) (uint64, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for seq, r := range a.open {
-		if r.Source == source && r.EventID == eventID && r.Op == op && r.UID == uid {
-			return seq, true
-		}
-	}
-	return 0, false
+	seq, ok := a.openByOp[intentKey{source, eventID, op, uid}]
+	return seq, ok
 }
 
 // OpenIntents returns the intents without an outcome, oldest first.
@@ -166,6 +175,7 @@ func (a *Audit) Reopen() (repaired bool, err error) {
 	defer a.mu.Unlock()
 	old := a.f
 	a.f, a.seq, a.head, a.written, a.synced, a.open, a.err = fresh.f, fresh.seq, fresh.head, fresh.written, fresh.synced, fresh.open, nil
+	a.openByOp = fresh.openByOp
 	old.Close()
 	return repaired, nil
 }
@@ -220,7 +230,7 @@ func (a *Audit) Sync() error {
 	if err := f.Sync(); err != nil {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		if a.err == nil {
+		if a.err == nil && a.f == f { // not a file Reopen has replaced
 			a.err = fmt.Errorf("audit: fsync: %w", err)
 		}
 		return a.err
