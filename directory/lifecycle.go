@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,10 +45,15 @@ func (c *Client) Lock(ctx context.Context, dn, reason string) error {
 // Unlock restores a locked account (NT 6.3): it sets pw with Password
 // Modify, then lifts the lock, sets pwdReset: TRUE (the user must change
 // pw at the next login), status active, and puts the account back in the
-// active group. A revoked account is refused. The password comes first: slapd lifts its lock on a
-// password change, and so the old password never works again, even if
-// Unlock stops half way. Unlocking an active account only sets pw.
-func (c *Client) Unlock(ctx context.Context, dn string, pw secret.Secret) error {
+// active group. A revoked account is refused. The password comes first:
+// slapd lifts its lock on a password change, and so the old password never
+// works again, even if Unlock stops half way. Unlocking an active account
+// only sets pw.
+//
+// issuedFor, when set, is written as ldapsyncIssuedFor in the same request
+// as pwdReset, as SetPassword does: the entry says which event its
+// password was issued for. When empty, ldapsyncIssuedFor is left as it is.
+func (c *Client) Unlock(ctx context.Context, dn string, pw secret.Secret, issuedFor string) error {
 	if err := c.checkPersonDN(dn); err != nil {
 		return fmt.Errorf("directory: unlock %q: %w", dn, err)
 	}
@@ -65,10 +71,296 @@ func (c *Client) Unlock(ctx context.Context, dn string, pw secret.Secret) error 
 	mod.Replace("pwdAccountLockedTime", nil)
 	mod.Replace("ldapsyncLockReason", nil)
 	mod.Replace("ldapsyncStatus", []string{rules.StatusActive})
+	if issuedFor != "" {
+		mod.Replace("ldapsyncIssuedFor", []string{issuedFor})
+	}
 	if err := c.setPassword(ctx, dn, pw, mod); err != nil {
 		return err
 	}
 	return c.addMember(ctx, c.cfg.GroupDN(c.cfg.ActiveGroup), dn)
+}
+
+// LiftLock lifts the lock on the account at dn without touching its
+// password: for a lock that should never have been, such as a departure
+// entered by mistake and withdrawn, after which the person's own password
+// works again. It removes pwdAccountLockedTime and ldapsyncLockReason,
+// sets ldapsyncStatus active and puts the account back in the active
+// group; pwdReset and the application groups stay as they are. A revoked
+// account (status revoked, or a tombstone, which is not under People) is
+// refused: Reinstate is the way back from a revocation. Lifting the lock of
+// an account that has none is success.
+func (c *Client) LiftLock(ctx context.Context, dn string) error {
+	if err := c.checkPersonDN(dn); err != nil {
+		return fmt.Errorf("directory: lift lock %q: %w", dn, err)
+	}
+	e, err := c.readPerson(ctx, "lift lock", dn, "ldapsyncStatus")
+	if err != nil {
+		return err
+	}
+	if strings.EqualFold(e.GetEqualFoldAttributeValue("ldapsyncStatus"), rules.StatusRevoked) {
+		return fmt.Errorf("directory: lift lock %q: the account is being revoked, which only Reinstate undoes", dn)
+	}
+	mod := ldap.NewModifyRequest(dn, nil)
+	mod.Replace("pwdAccountLockedTime", nil)
+	mod.Replace("ldapsyncLockReason", nil)
+	mod.Replace("ldapsyncStatus", []string{rules.StatusActive})
+	if err := c.modifyPerson(ctx, "lift lock", dn, mod); err != nil {
+		return err
+	}
+	return c.addMember(ctx, c.cfg.GroupDN(c.cfg.ActiveGroup), dn)
+}
+
+// Reinstate gives a departed person whose account was revoked the same
+// account back (NT 2.1: one account per person, never a second one). dn is
+// the live DN, as PersonDN builds it; the tombstone Revoke left is at the
+// same RDN under Revoked. Reinstate moves the tombstone back to dn, sets pw
+// with Password Modify, and in one request removes ldapsyncRevokedTime,
+// the lock and its reason, sets ldapsyncStatus active, pwdReset: TRUE (the
+// user must change pw at the first login) and ldapsyncIssuedFor
+// issuedFor; then it puts the account in the active group. The uid, the DN
+// and the employeeNumber are the ones the person had.
+//
+// What it leaves to the caller: the application groups (SetGroups: Revoke
+// emptied them and the person may return to other work), the unit and
+// title (Move, UpdatePerson), and the lifecycle attributes, whose departure
+// and deadlines still describe the departure that ended: the caller writes
+// the new ones with SetLifecycle once Reinstate has succeeded, so that a
+// replay never finds the departure cleared on an account still revoked.
+//
+// A replay converges: an entry already moved back is carried on from
+// where it stopped. For that, issuedFor is required: a live entry without
+// a tombstone is taken for one Reinstate moved back only while it still
+// bears the revocation (status revoked or ldapsyncRevokedTime) or holds a
+// password issued for issuedFor; any other live entry is refused, so that
+// a wrong call never resets the password of an account in use (Unlock and
+// SetPassword do that). A revoke that stopped before its move leaves the
+// revocation on the live entry, and Reinstate finishes it the other way.
+//
+// A live entry at dn beside the tombstone is an ErrConflict naming both
+// employeeNumbers when they differ (the uid was given to someone else after
+// the tombstone was deleted and somehow restored), and an error otherwise.
+// No entry at dn and no tombstone is ErrNotFound, as with Revoke "delete",
+// after which the person needs a new entry.
+func (c *Client) Reinstate(ctx context.Context, dn string, pw secret.Secret, issuedFor string) error {
+	if err := c.checkPersonDN(dn); err != nil {
+		return fmt.Errorf("directory: reinstate %q: %w", dn, err)
+	}
+	if pw.IsZero() {
+		return fmt.Errorf("directory: reinstate %q: the password is empty", dn)
+	}
+	if issuedFor == "" {
+		return fmt.Errorf("directory: reinstate %q: the event the password is issued for is required", dn)
+	}
+	tomb := c.tombstoneDN(dn)
+	attrs := []string{"employeeNumber", "ldapsyncStatus", "ldapsyncRevokedTime", "ldapsyncIssuedFor"}
+	live, err := c.read(ctx, dn, attrs)
+	if err != nil {
+		return err
+	}
+	t, err := c.read(ctx, tomb, attrs)
+	if err != nil {
+		return err
+	}
+	switch {
+	case live == nil && t == nil:
+		return fmt.Errorf("directory: reinstate %q: %w (and no tombstone %q)", dn, ErrNotFound, tomb)
+	case live != nil && t != nil:
+		have, was := live.GetEqualFoldAttributeValue("employeeNumber"), t.GetEqualFoldAttributeValue("employeeNumber")
+		if have != was {
+			return fmt.Errorf("directory: reinstate %q: the entry there has employeeNumber %q, the tombstone %q has %q: %w", dn, have, tomb, was, ErrConflict)
+		}
+		return fmt.Errorf("directory: reinstate %q: both the entry and its tombstone %q exist, for employeeNumber %q; an administrator must remove one", dn, tomb, have)
+	case live == nil:
+		if err := c.moveBack(ctx, tomb, dn); err != nil {
+			return err
+		}
+	case !revoked(live) && live.GetEqualFoldAttributeValue("ldapsyncIssuedFor") != issuedFor:
+		return fmt.Errorf("directory: reinstate %q: the account is not revoked (status %q, no tombstone %q) and its password was not issued for %q; use Unlock or SetPassword",
+			dn, live.GetEqualFoldAttributeValue("ldapsyncStatus"), tomb, issuedFor)
+	}
+	// The revocation marks go in the request after the password, so that
+	// until the password is set a replay still sees a revoked entry. slapd
+	// lifts the lock with the Password Modify already; in between, the
+	// account binds only with pw, which nobody has been given yet, and
+	// applications that filter on the status or the active group still
+	// see it revoked. The lock is removed here as well for a server that
+	// keeps it.
+	mod := ldap.NewModifyRequest(dn, nil)
+	mod.Replace("ldapsyncRevokedTime", nil)
+	mod.Replace("pwdAccountLockedTime", nil)
+	mod.Replace("ldapsyncLockReason", nil)
+	mod.Replace("ldapsyncStatus", []string{rules.StatusActive})
+	mod.Replace("ldapsyncIssuedFor", []string{issuedFor})
+	if err := c.setPassword(ctx, dn, pw, mod); err != nil {
+		return err
+	}
+	return c.addMember(ctx, c.cfg.GroupDN(c.cfg.ActiveGroup), dn)
+}
+
+// revoked reports whether e, a live entry, bears a revocation: a revoke
+// that stopped before its move, or a tombstone moved back by Reinstate.
+func revoked(e *ldap.Entry) bool {
+	return strings.EqualFold(e.GetEqualFoldAttributeValue("ldapsyncStatus"), rules.StatusRevoked) ||
+		e.GetEqualFoldAttributeValue("ldapsyncRevokedTime") != ""
+}
+
+// moveBack moves the tombstone at tomb to dn, under People.
+func (c *Client) moveBack(ctx context.Context, tomb, dn string) error {
+	err := c.do(ctx, "move back from revoked", tomb, func(conn *ldap.Conn) error {
+		return conn.ModifyDN(ldap.NewModifyDNRequest(tomb, firstRDN(dn), true, c.cfg.under(c.cfg.People)))
+	})
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		// A move whose answer was lost before a retry.
+		if e, rerr := c.read(ctx, dn, []string{"1.1"}); rerr == nil && e != nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// Names of the lifecycle attributes (setup 30), one per field of
+// rules.Lifecycle.
+const (
+	attrDepartureKind   = "ldapsyncDepartureKind"
+	attrDepartureDate   = "ldapsyncDepartureDate"
+	attrDepartureEvent  = "ldapsyncDepartureEvent"
+	attrDepartureLeader = "ldapsyncDepartureLeader"
+	attrLeader          = "ldapsyncLeader"
+	attrLeaderSince     = "ldapsyncLeaderSince"
+	attrLockAt          = "ldapsyncLockAt"
+	attrRevokeAt        = "ldapsyncRevokeAt"
+	attrLeaveUntil      = "ldapsyncLeaveUntil"
+	attrLastActive      = "ldapsyncLastActive"
+	attrFirstSeen       = "ldapsyncFirstSeen"
+)
+
+// departureKinds are the values ldapsyncDepartureKind may hold.
+var departureKinds = []string{rules.DepartRetire, rules.DepartResign, rules.DepartTransferOut}
+
+// SetLifecycle makes the lifecycle attributes of the person at dn exactly
+// l, in one modify request: every attribute is replaced, and the attribute
+// of a zero field removed (a false Leader or Departure.Leader too: absent
+// reads as false). Days are written "YYYY-MM-DD", times as GeneralizedTime
+// in UTC to the second (a fraction of a second is dropped), booleans as
+// TRUE. Writing what the entry holds already is success. A departure kind
+// other than the rules.Depart* values, an impossible day or a time outside
+// the years 0 to 9999 is refused before anything is written; no entry is
+// ErrNotFound. A tombstone, not under People, is refused: its lifecycle
+// stays as the revocation left it.
+func (c *Client) SetLifecycle(ctx context.Context, dn string, l rules.Lifecycle) error {
+	if err := c.checkPersonDN(dn); err != nil {
+		return fmt.Errorf("directory: set lifecycle %q: %w", dn, err)
+	}
+	mod := ldap.NewModifyRequest(dn, nil)
+	var errs []error
+	day := func(attr string, d rules.Date) {
+		if d.IsZero() {
+			mod.Replace(attr, nil)
+			return
+		}
+		if _, err := rules.ParseDate(d.String()); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", attr, err))
+			return
+		}
+		mod.Replace(attr, []string{d.String()})
+	}
+	instant := func(attr string, t time.Time) {
+		if t.IsZero() {
+			mod.Replace(attr, nil)
+			return
+		}
+		if y := t.UTC().Year(); y < 0 || y > 9999 {
+			errs = append(errs, fmt.Errorf("%s: %s is outside the years GeneralizedTime holds", attr, t))
+			return
+		}
+		mod.Replace(attr, []string{t.UTC().Format(generalizedTime)})
+	}
+	flag := func(attr string, b bool) {
+		if b {
+			mod.Replace(attr, []string{"TRUE"})
+		} else {
+			mod.Replace(attr, nil)
+		}
+	}
+	d := l.Departure
+	if d.Kind != "" && !slices.Contains(departureKinds, d.Kind) {
+		errs = append(errs, fmt.Errorf("%s: %q is not one of %s", attrDepartureKind, d.Kind, strings.Join(departureKinds, ", ")))
+	}
+	mod.Replace(attrDepartureKind, nonEmpty(d.Kind))
+	day(attrDepartureDate, d.Effective)
+	mod.Replace(attrDepartureEvent, nonEmpty(d.Event))
+	flag(attrDepartureLeader, d.Leader)
+	flag(attrLeader, l.Leader)
+	day(attrLeaderSince, l.LeaderSince)
+	instant(attrLockAt, l.LockAt)
+	instant(attrRevokeAt, l.RevokeAt)
+	day(attrLeaveUntil, l.LeaveUntil)
+	instant(attrLastActive, l.LastActive)
+	instant(attrFirstSeen, l.FirstSeen)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("directory: set lifecycle %q: %w", dn, err)
+	}
+	return c.modifyPerson(ctx, "set lifecycle", dn, mod)
+}
+
+// lifecycleFromEntry reads the lifecycle attributes of e. Days are read as
+// rules.ParseDate reads them, so a day an administrator typed as
+// 31/03/2027 is understood; a departure kind is matched without regard to
+// case, as slapd matches it. Every value it cannot read is an error naming
+// its attribute.
+func lifecycleFromEntry(e *ldap.Entry) (rules.Lifecycle, error) {
+	get := e.GetEqualFoldAttributeValue
+	var l rules.Lifecycle
+	var errs []error
+	day := func(attr string, dst *rules.Date) {
+		if v := get(attr); v != "" {
+			d, err := rules.ParseDate(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", attr, err))
+			}
+			*dst = d
+		}
+	}
+	instant := func(attr string, dst *time.Time) {
+		if v := get(attr); v != "" {
+			t, err := parseGeneralizedTime(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", attr, err))
+			}
+			*dst = t
+		}
+	}
+	flag := func(attr string, dst *bool) {
+		switch v := get(attr); {
+		case v == "", strings.EqualFold(v, "FALSE"):
+		case strings.EqualFold(v, "TRUE"):
+			*dst = true
+		default:
+			errs = append(errs, fmt.Errorf("%s: %q is neither TRUE nor FALSE", attr, v))
+		}
+	}
+	if v := get(attrDepartureKind); v != "" {
+		i := slices.IndexFunc(departureKinds, func(k string) bool { return strings.EqualFold(k, strings.TrimSpace(v)) })
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not one of %s", attrDepartureKind, v, strings.Join(departureKinds, ", ")))
+		} else {
+			l.Departure.Kind = departureKinds[i]
+		}
+	}
+	day(attrDepartureDate, &l.Departure.Effective)
+	l.Departure.Event = get(attrDepartureEvent)
+	flag(attrDepartureLeader, &l.Departure.Leader)
+	flag(attrLeader, &l.Leader)
+	day(attrLeaderSince, &l.LeaderSince)
+	instant(attrLockAt, &l.LockAt)
+	instant(attrRevokeAt, &l.RevokeAt)
+	day(attrLeaveUntil, &l.LeaveUntil)
+	instant(attrLastActive, &l.LastActive)
+	instant(attrFirstSeen, &l.FirstSeen)
+	if err := errors.Join(errs...); err != nil {
+		return rules.Lifecycle{}, err
+	}
+	return l, nil
 }
 
 // Revoke ends the account at dn for good at time at: it leaves every group

@@ -225,17 +225,10 @@ func (c *Client) Bind(ctx context.Context, dn string, pw secret.Secret) (BindRes
 	}
 }
 
-// PersonUpdate is a change of name, job title or phone (BTC 6). A nil field
-// leaves the attribute as it is; a pointer to "" removes it, except CN and
-// SN, which every person must have. The uid, the DN and mail never change.
-type PersonUpdate struct {
-	CN          *string // cn
-	SN          *string // sn
-	GivenName   *string // givenName
-	DisplayName *string // displayName
-	Title       *string // title
-	Phone       *string // telephoneNumber
-}
+// PersonUpdate is a change of name, job title or phone (BTC 6); see
+// rules.PersonUpdate. Fields map to cn, sn, givenName, displayName, title
+// and telephoneNumber.
+type PersonUpdate = rules.PersonUpdate
 
 // UpdatePerson applies u to the person at dn. A person without an entry is
 // ErrNotFound.

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,6 +19,8 @@ var personAttrs = []string{
 	"departmentNumber", "title", "telephoneNumber",
 	"ldapsyncStatus", "ldapsyncLockReason", "ldapsyncRevokedTime", "ldapsyncIssuedFor",
 	"pwdAccountLockedTime", "pwdReset", "pwdChangedTime", "pwdLastSuccess", "createTimestamp",
+	attrDepartureKind, attrDepartureDate, attrDepartureEvent, attrDepartureLeader,
+	attrLeader, attrLeaderSince, attrLockAt, attrRevokeAt, attrLeaveUntil, attrLastActive, attrFirstSeen,
 }
 
 // pageSize is the number of entries per page of a whole-directory read.
@@ -25,6 +28,13 @@ const pageSize = 500
 
 // Snapshot reads every person and account: one paged search each of
 // people, revoked tombstones, groups and uid holders.
+//
+// A value ldapsync cannot read (a lifecycle day an administrator typed as
+// "31.2.2027", an unknown departure kind) fails the whole snapshot, with
+// an error that names every such entry and attribute (the first
+// maxBadValues of them) so that one ldapmodify session fixes them all:
+// skipping the person would hand their uid out again, and ignoring the
+// value would sweep on a wrong deadline (a lock during a notified absence).
 func (c *Client) Snapshot(ctx context.Context) (*rules.Snapshot, error) {
 	var snap rules.Snapshot
 	var err error
@@ -75,6 +85,7 @@ func (c *Client) Snapshot(ctx context.Context) (*rules.Snapshot, error) {
 func (c *Client) searchPeople(ctx context.Context, what, filter string, attrs []string) ([]rules.Account, []*ldap.Entry, error) {
 	var people []rules.Account
 	var entries []*ldap.Entry
+	var bad badValues
 	for _, ct := range []struct {
 		rdn     string
 		revoked bool
@@ -86,14 +97,57 @@ func (c *Client) searchPeople(ctx context.Context, what, filter string, attrs []
 		for _, e := range found {
 			p, err := personFromEntry(e)
 			if err != nil {
-				return nil, nil, fmt.Errorf("directory: %s %q: %w", what, e.DN, err)
+				bad.add(e.DN, err)
+				continue
 			}
 			p.Revoked = ct.revoked
 			people = append(people, p)
 		}
 		entries = append(entries, found...)
 	}
+	if err := bad.err(); err != nil {
+		return nil, nil, fmt.Errorf("directory: %s: %w", what, err)
+	}
 	return people, entries, nil
+}
+
+// maxBadValues is how many unreadable values an error names; the rest are
+// counted.
+const maxBadValues = 20
+
+// badValues collects the values a read could not map, each named by its
+// entry and attribute.
+type badValues struct {
+	errs []error
+	more int
+}
+
+// add records err, one error or several joined, of the entry at dn.
+func (b *badValues) add(dn string, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, err := range j.Unwrap() {
+			b.add(dn, err)
+		}
+		return
+	}
+	if len(b.errs) < maxBadValues {
+		b.errs = append(b.errs, fmt.Errorf("%q: %w", dn, err))
+	} else {
+		b.more++
+	}
+}
+
+// err returns nil when nothing was added, else one error naming them all.
+func (b *badValues) err() error {
+	if len(b.errs) == 0 {
+		return nil
+	}
+	n := len(b.errs) + b.more
+	errs := b.errs
+	if b.more > 0 {
+		errs = append(slices.Clone(errs), fmt.Errorf("and %d more", b.more))
+	}
+	return fmt.Errorf("%d values ldapsync cannot read; correct them with ldapmodify:\n%w", n, errors.Join(errs...))
 }
 
 // addGroup records p's membership of the group called cn: the active group
@@ -126,7 +180,8 @@ func (c *Client) searchAll(ctx context.Context, base string, scope int, filter s
 }
 
 // personFromEntry reads a person's attributes; the groups come from the
-// groups' members.
+// groups' members. Every value it cannot read is reported, each naming its
+// attribute.
 func personFromEntry(e *ldap.Entry) (rules.Account, error) {
 	get := e.GetEqualFoldAttributeValue
 	p := rules.Account{
@@ -147,6 +202,7 @@ func personFromEntry(e *ldap.Entry) (rules.Account, error) {
 		Issued:      get("ldapsyncIssuedFor"),
 		MustChange:  strings.EqualFold(get("pwdReset"), "TRUE"),
 	}
+	var errs []error
 	for _, t := range []struct {
 		attr string
 		dst  *time.Time
@@ -162,8 +218,15 @@ func personFromEntry(e *ldap.Entry) (rules.Account, error) {
 		}
 		var err error
 		if *t.dst, err = parseGeneralizedTime(v); err != nil {
-			return rules.Account{}, fmt.Errorf("%s: %w", t.attr, err)
+			errs = append(errs, fmt.Errorf("%s: %w", t.attr, err))
 		}
+	}
+	var err error
+	if p.Lifecycle, err = lifecycleFromEntry(e); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return rules.Account{}, err
 	}
 	return p, nil
 }

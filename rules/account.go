@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -57,6 +58,92 @@ type Account struct {
 	// Revoked reports a revoked account's tombstone; RevokedAt when.
 	Revoked   bool
 	RevokedAt time.Time
+	// Lifecycle are the facts and deadlines ldapsync keeps on the entry.
+	Lifecycle Lifecycle
+}
+
+// Departure kinds (NT 5.2.c): the personnel events that end a person's
+// work in the system.
+const (
+	DepartRetire      = "retire"
+	DepartResign      = "resign"
+	DepartTransferOut = "transfer_out"
+)
+
+// Lifecycle are the lifecycle facts and deadlines ldapsync keeps on a
+// person's entry (attributes of the ldapsync schema), so that a restart, a
+// second instance, or an administrator with ldapsearch sees them, and a
+// sweep is a pure function of the directory and the clock. A zero field is
+// an attribute the entry does not have.
+type Lifecycle struct {
+	// Departure is the departure in force (ldapsyncDepartureKind,
+	// ldapsyncDepartureDate, ldapsyncDepartureEvent); zero when none.
+	Departure Departure
+	// Leader reports whether the person's position is a leader's in the
+	// sense of NT 5.2.c (ldapsyncLeader), as of LeaderSince
+	// (ldapsyncLeaderSince), the effective date of the title change that
+	// set it; zero when no title change ever set it.
+	Leader      bool
+	LeaderSince Date
+	// LockAt and RevokeAt are the deadlines a departure set
+	// (ldapsyncLockAt, ldapsyncRevokeAt): the account is locked, and
+	// revoked, once they have passed.
+	LockAt   time.Time
+	RevokeAt time.Time
+	// LeaveUntil is the last day of a notified absence (NT 6.2.a;
+	// ldapsyncLeaveUntil): no inactivity lock before it and its grace.
+	LeaveUntil Date
+	// LastActive is the latest activity applications reported for the
+	// person (ldapsyncLastActive), for those that never bind as the user.
+	LastActive time.Time
+	// FirstSeen is when ldapsync first saw the account (ldapsyncFirstSeen),
+	// written once: an account with no recorded activity counts its
+	// inactivity from the later of its creation and FirstSeen.
+	FirstSeen time.Time
+}
+
+// Departure is a departure in force on an account.
+type Departure struct {
+	Kind      string // DepartRetire, DepartResign or DepartTransferOut
+	Effective Date
+	// Event is the key (source/event_id) of the event that reported it:
+	// a withdrawal names it.
+	Event string
+	// Leader reports whether the leaders' rule of NT 5.2.c applies: the
+	// person's position on Effective.
+	Leader bool
+}
+
+// IsZero reports whether d is no departure.
+func (d Departure) IsZero() bool { return d == Departure{} }
+
+// Lock reasons (ldapsyncLockReason starts with one, then ": " and free
+// text): why an account is locked (NT 6.2).
+const (
+	LockInactive      = "inactive"       // NT 6.2.a
+	LockCompromised   = "compromised"    // NT 6.2.b: a leaked password, a virus
+	LockMalware       = "malware"        // NT 6.2.b
+	LockSpam          = "spam"           // NT 6.2.b
+	LockProhibitedUse = "prohibited-use" // NT 6.2.c, 3.2
+	LockOther         = "other"
+)
+
+// AdminLockReasons are the reasons an operator may give for a lock.
+var AdminLockReasons = []string{LockCompromised, LockMalware, LockSpam, LockProhibitedUse, LockOther}
+
+// LockCode returns the code a lock reason starts with ("retire",
+// "inactive", "compromised", ...).
+func LockCode(reason string) string {
+	code, _, _ := strings.Cut(reason, ":")
+	return strings.TrimSpace(code)
+}
+
+// PersonUpdate is a change of name, job title or phone (BTC 6). A nil field
+// leaves the attribute as it is; a pointer to "" removes it, except CN and
+// SN, which every person must have. The uid, the DN and mail never change.
+type PersonUpdate struct {
+	CN, SN, GivenName, DisplayName *string
+	Title, Phone                   *string
 }
 
 // Snapshot is the whole directory as the planner needs it.

@@ -17,6 +17,12 @@ type Config struct {
 	// Timezone is where effective dates and deadlines are reckoned. Default
 	// "Asia/Ho_Chi_Minh".
 	Timezone string `yaml:"timezone"`
+	// Calendar is the working hours, weekends and public holidays that
+	// working-time deadlines and periods ending on a day off count with.
+	Calendar CalendarConfig `yaml:"calendar"`
+	// Lifecycle is the departure, inactivity, restore and issue deadlines
+	// (NT Art. 5-6, BTC 4).
+	Lifecycle LifecycleConfig `yaml:"lifecycle"`
 	// Username is the ladder's limits and reserved names.
 	Username UsernameConfig `yaml:"username"`
 	// Password is the password profiles.
@@ -55,6 +61,8 @@ func DefaultConfig() Config {
 	return Config{
 		MailDomain:    "ninhthuan.gov.vn",
 		Timezone:      "Asia/Ho_Chi_Minh",
+		Calendar:      DefaultCalendarConfig(),
+		Lifecycle:     DefaultLifecycleConfig(),
 		Username:      DefaultUsernameConfig(),
 		Password:      DefaultPasswordConfig(),
 		RequestFields: slices.Clone(RequestFieldNames),
@@ -73,14 +81,17 @@ var (
 )
 
 // Rules is a validated Config, ready for the planner: the unit tree is
-// indexed, the timezone loaded and the active password profile chosen. It
-// is immutable; a reload builds a new one.
+// indexed, the timezone loaded, the calendar built and the active password
+// profile chosen. It is immutable; a reload builds a new one.
 type Rules struct {
 	Config
 	Units    *UnitTree
 	Location *time.Location
+	Calendar *Calendar
 	Password PasswordProfile
 	apps     map[string]Application
+	// leaderTitles are Lifecycle.LeaderTitles folded for IsLeaderTitle.
+	leaderTitles []string
 }
 
 // New validates c and returns the compiled rules, or every problem found,
@@ -94,6 +105,13 @@ func New(c Config, path string) (*Rules, field.List) {
 	if err != nil || c.Timezone == "" {
 		errs.Add(field.Join(path, "timezone"), "%q is not a known time zone", c.Timezone)
 	}
+	calLoc := loc
+	if calLoc == nil {
+		calLoc = time.UTC // reported above; the calendar is still checked
+	}
+	cal, cerrs := NewCalendar(c.Calendar, calLoc, field.Join(path, "calendar"))
+	errs.Append(cerrs)
+	errs.Append(c.Lifecycle.Validate(field.Join(path, "lifecycle")))
 	errs.Append(c.Username.Validate(field.Join(path, "username")))
 	errs.Append(c.Password.Validate(field.Join(path, "password")))
 	for i, f := range c.RequestFields {
@@ -123,7 +141,12 @@ func New(c Config, path string) (*Rules, field.List) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return &Rules{Config: c, Units: tree, Location: loc, Password: c.Password.Active(), apps: apps}, nil
+	leaders := make([]string, len(c.Lifecycle.LeaderTitles))
+	for i, t := range c.Lifecycle.LeaderTitles {
+		leaders[i] = foldTitle(t)
+	}
+	return &Rules{Config: c, Units: tree, Location: loc, Calendar: cal, Password: c.Password.Active(),
+		apps: apps, leaderTitles: leaders}, nil
 }
 
 // Application returns the application called name.

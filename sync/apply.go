@@ -28,6 +28,26 @@ type Directory interface {
 	SetPassword(ctx context.Context, dn string, pw secret.Secret, issuedFor string) error
 	ChangeGroups(ctx context.Context, changes []rules.GroupChange) error
 	DeleteTombstone(ctx context.Context, uid string) error
+
+	// Move sets the person's unit; DN, uid and mail stay.
+	Move(ctx context.Context, dn, unit string) error
+	// UpdatePerson changes name or title attributes.
+	UpdatePerson(ctx context.Context, dn string, u rules.PersonUpdate) error
+	// SetLifecycle makes the entry's lifecycle attributes exactly l.
+	SetLifecycle(ctx context.Context, dn string, l rules.Lifecycle) error
+	// Lock locks the account with a reason; its entry, mail and
+	// application groups stay (NT 6.1).
+	Lock(ctx context.Context, dn, reason string) error
+	// LiftLock lifts a lock without changing the password.
+	LiftLock(ctx context.Context, dn string) error
+	// Unlock lifts a lock with a new password the user must change,
+	// recording the event it was issued for.
+	Unlock(ctx context.Context, dn string, pw secret.Secret, issuedFor string) error
+	// Reinstate brings the revoked account whose live DN is dn back from
+	// its tombstone, with a new password the user must change.
+	Reinstate(ctx context.Context, dn string, pw secret.Secret, issuedFor string) error
+	// Revoke ends the account for good at at.
+	Revoke(ctx context.Context, dn string, at time.Time) error
 }
 
 // Applier runs a plan's operations and records each in the audit log.
@@ -81,6 +101,14 @@ func (a *Applier) Apply(ctx context.Context, p *Plan) ([]Resolution, Report, err
 		}
 		run.resolve(Resolution{Seq: o.Seq, Status: Done, Reason: o.Reason})
 		run.rep.Satisfied++
+	}
+	for _, o := range p.Withdrawn {
+		a.Log.Info().Str("event_id", o.Event.ID).Str("source", o.Event.Source).
+			Str("employee_id", o.Event.EmployeeID).Str("reason", o.Reason).Msg("event withdrawn")
+		if err := a.record(o, "withdrawn"); err != nil {
+			return nil, run.rep, err
+		}
+		run.resolve(Resolution{Seq: o.Seq, Status: Failed, Reason: o.Reason, Withdrawn: true})
 	}
 	for _, o := range p.Refused {
 		a.Log.Error().Str("event_id", o.Event.ID).Str("source", o.Event.Source).
@@ -413,6 +441,26 @@ func (a *Applier) run(ctx context.Context, op *Op) error {
 	case OpPurge:
 		err = a.Dir.DeleteTombstone(ctx, op.UID)
 		detail = map[string]string{}
+	case OpMove:
+		err = a.Dir.Move(ctx, op.DN, op.Unit)
+	case OpUpdate:
+		err = a.Dir.UpdatePerson(ctx, op.DN, *op.Update)
+	case OpLifecycle:
+		err = a.Dir.SetLifecycle(ctx, op.DN, *op.Lifecycle)
+	case OpLock:
+		err = a.Dir.Lock(ctx, op.DN, op.LockReason)
+	case OpLiftLock:
+		err = a.Dir.LiftLock(ctx, op.DN)
+	case OpRevoke:
+		err = a.Dir.Revoke(ctx, op.DN, op.At)
+	case OpRestore, OpReinstate:
+		set := a.Dir.Unlock
+		if op.Kind == OpReinstate {
+			set = a.Dir.Reinstate
+		}
+		var path string
+		path, err = a.sealAndSet(op, func(pw secret.Secret) error { return set(ctx, op.DN, pw, op.event.Key()) })
+		detail = map[string]string{"letter": path}
 	default:
 		err = fmt.Errorf("sync: unknown operation %q", op.Kind)
 	}
@@ -427,6 +475,14 @@ func (a *Applier) run(ctx context.Context, op *Op) error {
 	}
 	if a.AfterWrite != nil {
 		a.AfterWrite(op)
+	}
+	if detail == nil {
+		detail = map[string]string{}
+	}
+	for k, v := range op.Detail {
+		if _, set := detail[k]; !set {
+			detail[k] = v
+		}
 	}
 	return a.audit(op, intent, detail)
 }
@@ -492,12 +548,18 @@ func (a *Applier) audit(op *Op, intent uint64, detail map[string]string) error {
 	return nil
 }
 
-// issue generates a first password, seals it in a letter, then sets it. The
-// letter is written first: if the process dies before the password is set,
-// the replay issues a new one and rewrites the same letter; if it dies
-// after, the letter already holds the password that works. Either way the
-// unit ends with one letter whose password is the account's.
+// issue generates a first password, seals it in a letter, then sets it.
 func (a *Applier) issue(ctx context.Context, op *Op) (string, error) {
+	return a.sealAndSet(op, func(pw secret.Secret) error { return a.Dir.SetPassword(ctx, op.DN, pw, op.event.Key()) })
+}
+
+// sealAndSet generates a password, seals it in a letter for op's unit,
+// then sets it with set. The letter is written first: if the process dies
+// before the password is set, the replay issues a new one and rewrites the
+// same letter; if it dies after, the letter already holds the password
+// that works. Either way the unit ends with one letter whose password is
+// the account's.
+func (a *Applier) sealAndSet(op *Op, set func(secret.Secret) error) (string, error) {
 	unit, ok := a.Rules.Units.Lookup(op.Unit)
 	if !ok {
 		return "", fmt.Errorf("unit %q is not in the config", op.Unit)
@@ -513,7 +575,7 @@ func (a *Applier) issue(ctx context.Context, op *Op) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", errLocal, err)
 	}
-	if err := a.Dir.SetPassword(ctx, op.DN, pw, op.event.Key()); err != nil {
+	if err := set(pw); err != nil {
 		if !stopsRun(err) {
 			// Refused for good: the password in the letter was never set
 			// and never will be, so the letter must not reach anyone.

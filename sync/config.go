@@ -25,6 +25,25 @@ type Config struct {
 	RetryMax rules.Duration `yaml:"retry_max"`
 	// Schedule is when the periodic jobs run.
 	Schedule ScheduleConfig `yaml:"schedule"`
+	// Guard is the brake on drastic changes.
+	Guard GuardConfig `yaml:"guard"`
+}
+
+// GuardConfig is the "sync.guard" section: the brake on changes to many
+// accounts at once. Today it holds the first sweep on a directory when it
+// would lock more accounts for inactivity than it allows (until confirmed
+// with "ldapsync sweep --confirm").
+type GuardConfig struct {
+	// MaxCount is the most accounts one run may lock; default 50.
+	MaxCount int `yaml:"max_count"`
+	// MaxPercent is the most, in percent of the managed accounts, one run
+	// may lock; default 5. The smaller of the two limits applies.
+	MaxPercent float64 `yaml:"max_percent"`
+}
+
+// limit returns how many accounts of total one run may change.
+func (g GuardConfig) limit(total int) int {
+	return min(g.MaxCount, int(float64(total)*g.MaxPercent/100))
 }
 
 // InboxConfig is the "sync.inbox" section.
@@ -52,7 +71,8 @@ func DefaultConfig() Config {
 		Inbox:    InboxConfig{Poll: rules.Duration(5 * time.Second), Settle: rules.Duration(2 * time.Second)},
 		RetryMin: rules.Duration(5 * time.Second),
 		RetryMax: rules.Duration(5 * time.Minute),
-		Schedule: ScheduleConfig{Tree: "@hourly"},
+		Schedule: ScheduleConfig{Tree: "@hourly", Sweep: "@hourly"},
+		Guard:    GuardConfig{MaxCount: 50, MaxPercent: 5},
 	}
 }
 
@@ -75,6 +95,12 @@ func (c Config) Validate(path string) field.List {
 		errs.Add(field.Join(path, "retry_max"), "must not be below retry_min (%s)", c.RetryMin)
 	}
 	errs.Append(c.Schedule.Validate(field.Join(path, "schedule")))
+	if c.Guard.MaxCount < 0 {
+		errs.Add(field.Join(path, "guard.max_count"), "must not be negative")
+	}
+	if c.Guard.MaxPercent < 0 || c.Guard.MaxPercent > 100 {
+		errs.Add(field.Join(path, "guard.max_percent"), "must be between 0 and 100")
+	}
 	return errs
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	gosync "sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -57,6 +58,24 @@ type Engine struct {
 	// stalled is set while the state directory takes no writes (see
 	// writable). Only Run's goroutine uses it.
 	stalled bool
+	// proc makes one batch run at a time: the Run loop, a sweep and an
+	// operator's action each plan against the directory as the one before
+	// left it.
+	proc gosync.Mutex
+	// sweepAt is when Run sweeps next (Unix nanoseconds on e.now's clock;
+	// 0: at the next scheduled sweep only): when the next deadline falls,
+	// or at once after a batch that changed accounts.
+	sweepAt atomic.Int64
+	// runCtx is Run's context, for work the inbox scan starts.
+	runCtx atomic.Pointer[context.Context]
+}
+
+// runContext returns Run's context, or a background one outside Run.
+func (e *Engine) runContext() context.Context {
+	if c := e.runCtx.Load(); c != nil {
+		return *c
+	}
+	return context.Background()
 }
 
 // Options are the parts an Engine is built from.
@@ -186,6 +205,13 @@ func (e *Engine) EnsureTree(ctx context.Context) error {
 // the group changes of an earlier one, which end a run. It returns the
 // last round's plan and the counts of all rounds.
 func (e *Engine) Process(ctx context.Context) (*Plan, Report, error) {
+	e.proc.Lock()
+	defer e.proc.Unlock()
+	return e.process(ctx)
+}
+
+// process is Process with e.proc held.
+func (e *Engine) process(ctx context.Context) (*Plan, Report, error) {
 	plan, total := &Plan{}, Report{}
 	for {
 		pending := e.journal.Pending()
@@ -266,7 +292,7 @@ func (e *Engine) setAsideRefused(pending []Entry, res []Resolution) error {
 	enc.SetEscapeHTML(false)
 	for _, r := range res {
 		ev := bySeq[r.Seq]
-		if r.Status != Failed || ev == nil {
+		if r.Status != Failed || r.Withdrawn || ev == nil {
 			continue
 		}
 		rec := ev.record()
@@ -301,12 +327,15 @@ func (e *Engine) setAsideRefused(pending []Entry, res []Resolution) error {
 func (e *Engine) Run(ctx context.Context) error {
 	backoff := e.cfg.RetryMin.Std()
 	var retryAt, dueAt time.Time
+	e.runCtx.Store(&ctx)
 	e.treeStale.Store(true)
+	e.sweepAt.Store(e.now().UnixNano()) // catch up on what fell due while stopped
 	dirty := true // pending events left by an earlier run are processed at once
 	poll := time.NewTicker(e.cfg.Inbox.Poll.Std())
 	defer poll.Stop()
 	sched, err := startScheduler(ctx, e.Rules().Location, e.log, []job{
 		{name: "tree", spec: e.cfg.Schedule.Tree, run: e.EnsureTree},
+		{name: "sweep", spec: e.cfg.Schedule.Sweep, run: e.sweepJob},
 	})
 	if err != nil {
 		return err
@@ -343,6 +372,16 @@ func (e *Engine) Run(ctx context.Context) error {
 				dirty, retryAt, backoff = false, time.Time{}, e.cfg.RetryMin.Std()
 			}
 		}
+		// A sweep waits for the tree and the pending events: it plans
+		// against the directory they leave.
+		if at := e.sweepAt.Load(); at != 0 && !dirty && !e.treeStale.Load() && e.cfg.Schedule.Sweep != "" &&
+			!e.now().Before(time.Unix(0, at)) && !wall.Before(retryAt) {
+			if err := e.sweepJob(ctx); err != nil && ctx.Err() == nil {
+				e.log.Error().Err(err).Dur("retry_in", backoff).Msg("sweep failed; it is tried again")
+				retryAt = wall.Add(backoff)
+				backoff = min(2*backoff, e.cfg.RetryMax.Std())
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -360,9 +399,31 @@ func (e *Engine) step(ctx context.Context, dueAt *time.Time) error {
 			return err
 		}
 	}
-	plan, _, err := e.Process(ctx)
+	plan, rep, err := e.Process(ctx)
 	if plan != nil {
 		*dueAt = plan.NextDue()
 	}
+	if rep.Applied > 0 {
+		// Deadlines may have been set or cleared: find the next one.
+		e.sweepAt.Store(e.now().UnixNano())
+	}
+	if err == nil {
+		e.warnOverdue()
+	}
 	return err
+}
+
+// sweepJob is the scheduled sweep; it also notes when the next deadline
+// falls, so that Run sweeps then, not at the next scheduled time.
+func (e *Engine) sweepJob(ctx context.Context) error {
+	res, err := e.Sweep(ctx, SweepOptions{})
+	if err != nil {
+		return err
+	}
+	next := int64(0)
+	if !res.Next.IsZero() {
+		next = res.Next.UnixNano()
+	}
+	e.sweepAt.Store(next)
+	return nil
 }

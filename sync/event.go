@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,18 +25,79 @@ const (
 	// changes): the applications field lists the whole new set, or changes
 	// to the current one as +name and -name.
 	Applications EventType = "applications"
+	// Transfer moves the person to another unit inside the system (NT
+	// 5.2.b): departmentNumber changes; DN, uid and mail stay.
+	Transfer EventType = "transfer"
+	// TitleChange changes the person's title, and with it whether the
+	// person is a leader in the sense of NT 5.2.c (BTC 6).
+	TitleChange EventType = "title_change"
+	// Rename changes the person's name; the username never changes (BTC 6,
+	// NT 2.1).
+	Rename EventType = "rename"
+	// Retire, Resign and TransferOut are departures (NT 5.2.c): the
+	// account is locked and later revoked, on the staff's or the leaders'
+	// deadlines.
+	Retire      EventType = rules.DepartRetire
+	Resign      EventType = rules.DepartResign
+	TransferOut EventType = rules.DepartTransferOut
+	// Return brings a departed person back to the same account (NT 2.1,
+	// 5.2.a): unlocked, or reinstated from its tombstone, with a new first
+	// password.
+	Return EventType = "return"
+	// LeaveNotice is a notified absence until a date (NT 6.2.a): no
+	// inactivity lock before it ends.
+	LeaveNotice EventType = "leave_notice"
+	// Withdraw cancels an earlier event by its event_id (a departure
+	// entered by mistake).
+	Withdraw EventType = "withdraw"
+
+	// Lock and Restore are an operator's (ldapsync lock, ldapsync
+	// restore; NT 6.2.b-c, 6.3), never read from a file.
+	Lock    EventType = "lock"
+	Restore EventType = "restore"
+
+	// DeadlineLock, DeadlineRevoke, InactivityLock and FirstSeen are the
+	// sweep's: a departure's deadline reached (NT 5.2.c), an account idle
+	// too long (NT 6.2.a), an account seen for the first time.
+	DeadlineLock   EventType = "deadline_lock"
+	DeadlineRevoke EventType = "deadline_revoke"
+	InactivityLock EventType = "inactivity_lock"
+	FirstSeen      EventType = "first_seen"
+	// Activity records activity reported by applications (NT 6.2.a), from
+	// an activity feed in the inbox.
+	Activity EventType = "activity"
 )
 
-// EventTypes lists the supported types, for messages.
-var EventTypes = []EventType{Hire, Applications}
+// EventTypes lists the types an input file may carry, for messages.
+var EventTypes = []EventType{Hire, Applications, Transfer, TitleChange, Rename, Retire, Resign, TransferOut, Return, LeaveNotice, Withdraw}
 
-// Article returns the regulation articles that govern t, for the audit.
+// Departure reports whether t is a departure (NT 5.2.c).
+func (t EventType) Departure() bool { return t == Retire || t == Resign || t == TransferOut }
+
+// Article returns the regulation articles that govern t, for the plan and
+// the audit.
 func (t EventType) Article() string {
 	switch t {
 	case Hire:
 		return "NT 5.2.a; BTC 4"
 	case Applications:
 		return "BTC 4; BTC 6"
+	case Transfer:
+		return "NT 5.2.b; BTC 6"
+	case TitleChange, Rename:
+		return "BTC 6"
+	case Retire, Resign, TransferOut, DeadlineLock, DeadlineRevoke:
+		return "NT 5.2.c"
+	case Return:
+		return "NT 2.1; NT 5.2.a"
+	case LeaveNotice, InactivityLock, FirstSeen, Activity:
+		return "NT 6.2.a"
+	case Lock:
+		return "NT 6.2.b-c; NT 3.2"
+	case Restore:
+		return "NT 6.3"
+	case Withdraw:
+		return "withdrawal of an earlier event"
 	}
 	return ""
 }
@@ -73,9 +135,29 @@ type Event struct {
 	Applications []string   `json:"applications,omitempty"`
 	// AppChanges, for an Applications event written as +name/-name, are
 	// the changes; Applications is then empty.
-	AppChanges  []AppChange `json:"app_changes,omitempty"`
-	Reply       Reply       `json:"reply"`
-	RequestedBy string      `json:"requested_by,omitempty"`
+	AppChanges []AppChange `json:"app_changes,omitempty"`
+	// Leader, for a title_change or a departure, says whether the person
+	// is (or was, on the departure's date) a leader in the sense of NT
+	// 5.2.c; nil derives it from the title (rules.lifecycle.leader_titles).
+	Leader *bool `json:"leader,omitempty"`
+	// Until, for a leave_notice, is the last day of the absence.
+	Until rules.Date `json:"until,omitzero"`
+	// Withdraws, for a withdraw, is the event_id it cancels (of the same
+	// source, or "source/event_id").
+	Withdraws string `json:"withdraws,omitempty"`
+	// UID names the account of an operator's lock or restore, which name
+	// accounts by username; other events name the person by EmployeeID.
+	UID string `json:"uid,omitempty"`
+	// LockReason, Note and Request are an operator's lock reason
+	// (rules.AdminLockReasons), free text and the request's reference.
+	LockReason string `json:"lock_reason,omitempty"`
+	Note       string `json:"note,omitempty"`
+	Request    string `json:"request,omitempty"`
+	// RequestReceived is when a restore request was received: NT 6.3.b's
+	// 30 working minutes run from it.
+	RequestReceived time.Time `json:"request_received,omitzero"`
+	Reply           Reply     `json:"reply"`
+	RequestedBy     string    `json:"requested_by,omitempty"`
 	// Origin and Received describe the delivery, not the change; they are
 	// left out of the content hash so the same row resubmitted in another
 	// file is a duplicate, not a conflict.
@@ -127,6 +209,13 @@ func (e *Event) record() map[string]any {
 	set(FieldReplyMail, e.Reply.Mail)
 	set(FieldReplyPhone, e.Reply.Phone)
 	set(FieldRequestedBy, e.RequestedBy)
+	if e.Leader != nil {
+		set(FieldLeader, strconv.FormatBool(*e.Leader))
+	}
+	if !e.Until.IsZero() {
+		set(FieldUntil, e.Until.String())
+	}
+	set(FieldWithdraws, e.Withdraws)
 	apps := slices.Clone(e.Applications)
 	for _, c := range e.AppChanges {
 		if c.Remove {

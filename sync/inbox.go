@@ -219,6 +219,9 @@ func (e *Engine) ingestClaimed(claimed string) (*IngestResult, error) {
 // ingest parses data, read from the file called name, journals its valid
 // events and writes its rejected rows to rejected/stamp.
 func (e *Engine) ingest(name, stamp string, data []byte) (*IngestResult, error) {
+	if isActivityFeed(name) {
+		return e.ingestActivity(e.runContext(), name, stamp, data)
+	}
 	log := e.log.With().Str("file", name).Logger()
 	batch, err := Parse(name, data, SourceInbox, e.Rules(), e.now())
 	if err != nil {

@@ -53,7 +53,7 @@ func TestParse_CSV(t *testing.T) {
 		{
 			name:     "unknown type and application",
 			data:     header + strings.Replace(strings.Replace(row("E1", "NV1", "Nguyễn Quốc Trạng", "sotttt"), "hire", "promote", 1), "mail;eoffice", "mail;zalo", 1),
-			rejected: []string{`in.csv:2: type: "promote" is not supported (supported: hire, applications); applications: "zalo" is not an application of the config`},
+			rejected: []string{`in.csv:2: type: "promote" is not supported (supported: hire, applications, transfer, title_change, rename, retire, resign, transfer_out, return, leave_notice, withdraw); applications: "zalo" is not an application of the config`},
 		},
 		{
 			name:     "request fields missing (BTC 4)",

@@ -205,6 +205,11 @@ func TestDaemon_SlapdDownMidBatch(t *testing.T) {
 	defer cancel()
 	var logs syncbuf.Buffer
 	log := zerolog.New(&logs).Level(zerolog.InfoLevel)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
 	dcfg := srv.Config()
 	// Shorter than the outage, so the batch fails and the journal, not the
 	// client's own retries, carries the events over it.

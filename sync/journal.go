@@ -50,6 +50,7 @@ type keyState struct {
 	seq    uint64
 	hash   string
 	status Status
+	reason string
 }
 
 // Journal is the durable, append-only record of every event ldapsync has
@@ -126,7 +127,7 @@ func (j *Journal) replay(l journalLine) {
 	}
 	delete(j.pending, l.Seq)
 	if ks := j.keys[e.Event.Key()]; ks != nil && ks.seq == l.Seq {
-		ks.status = Status(l.Kind)
+		ks.status, ks.reason = Status(l.Kind), l.Reason
 	}
 }
 
@@ -187,6 +188,9 @@ type Resolution struct {
 	Seq    uint64
 	Status Status // Done or Failed
 	Reason string
+	// Withdrawn marks a Failed event cancelled by a withdraw: nothing to
+	// fix and resubmit, so it is not set aside in rejected/.
+	Withdrawn bool
 }
 
 // Resolve records outcomes with one fsync. Unknown or already resolved
@@ -216,6 +220,18 @@ func (j *Journal) Resolve(res []Resolution, now time.Time) error {
 		j.replay(l)
 	}
 	return nil
+}
+
+// Lookup returns the status of the event with key (source/event_id) and,
+// once it is resolved, why; ok is false for an event never journaled.
+func (j *Journal) Lookup(key string) (status Status, reason string, ok bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	ks := j.keys[key]
+	if ks == nil {
+		return "", "", false
+	}
+	return ks.status, ks.reason, true
 }
 
 // Pending returns the events not yet resolved, in journal order.

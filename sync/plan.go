@@ -49,6 +49,15 @@ type Op struct {
 	// Join and Leave, for OpGroups, are the groups to join and leave.
 	Join  []string `json:"join,omitempty"`
 	Leave []string `json:"leave,omitempty"`
+	// Update, for OpUpdate, is the change of name or title.
+	Update *rules.PersonUpdate `json:"-"`
+	// Lifecycle, for OpLifecycle, is the entry's new set of lifecycle
+	// facts; LockReason, for OpLock, the reason; At, for OpRevoke, when.
+	Lifecycle  *rules.Lifecycle `json:"-"`
+	LockReason string           `json:"lock_reason,omitempty"`
+	At         time.Time        `json:"at,omitzero"`
+	// Detail is what the operation changes, for the plan and the audit.
+	Detail map[string]string `json:"detail,omitempty"`
 	// Why: the event and the regulation.
 	EventID string    `json:"event_id"`
 	Source  string    `json:"source"`
@@ -87,6 +96,8 @@ type Plan struct {
 	Satisfied []Outcome
 	// Refused events cannot be applied as they are.
 	Refused []Outcome
+	// Withdrawn events were cancelled by a withdraw before they ran.
+	Withdrawn []Outcome
 }
 
 // Planner turns events into operations. It is a pure function of its
@@ -120,24 +131,89 @@ func (pl *Planner) Plan(entries []Entry, snap *rules.Snapshot, now time.Time) *P
 	})
 	st := newPlanState(pl, snap, now)
 	p := &Plan{Ops: make([]Op, 0, 3*len(entries))} // a hire is three
+	withdrawn := pl.withdrawWaiting(p, order, now)
 	for _, e := range order {
+		if withdrawn[e.Seq] {
+			continue
+		}
 		start := e.Event.Effective.In(pl.Rules.Location)
 		if now.Before(start) {
 			p.Held = append(p.Held, Outcome{Seq: e.Seq, Event: &e.Event, Status: Pending, Until: start,
 				Reason: fmt.Sprintf("effective %s", e.Event.Effective)})
 			continue
 		}
-		switch e.Event.Type {
-		case Hire:
+		switch t := e.Event.Type; {
+		case t == Hire:
 			st.hire(p, e)
-		case Applications:
+		case t == Applications:
 			st.applications(p, e)
+		case t == Transfer:
+			st.transfer(p, e)
+		case t == TitleChange:
+			st.titleChange(p, e)
+		case t == Rename:
+			st.rename(p, e)
+		case t.Departure():
+			st.depart(p, e)
+		case t == Return:
+			st.returnTo(p, e)
+		case t == LeaveNotice:
+			st.leaveNotice(p, e)
+		case t == Withdraw:
+			st.withdraw(p, e)
+		case t == Lock:
+			st.adminLock(p, e)
+		case t == Restore:
+			st.restore(p, e)
+		case t == DeadlineLock, t == DeadlineRevoke:
+			st.deadline(p, e)
+		case t == InactivityLock:
+			st.inactivityLock(p, e)
+		case t == FirstSeen:
+			st.firstSeen(p, e)
 		default:
 			p.Refused = append(p.Refused, Outcome{Seq: e.Seq, Event: &e.Event, Status: Failed,
 				Reason: fmt.Sprintf("event type %q is not supported", e.Event.Type)})
 		}
 	}
 	return p
+}
+
+// withdrawWaiting cancels the events still in the journal that an
+// effective withdraw names, whatever their own effective date: they never
+// run. It returns the Seqs of the cancelled events and of the withdraws
+// that cancelled them, which are done.
+func (pl *Planner) withdrawWaiting(p *Plan, order []*Entry, now time.Time) map[uint64]bool {
+	var byKey map[string]*Entry
+	out := map[uint64]bool{}
+	for _, w := range order {
+		if w.Event.Type != Withdraw || now.Before(w.Event.Effective.In(pl.Rules.Location)) {
+			continue
+		}
+		if byKey == nil {
+			byKey = make(map[string]*Entry, len(order))
+			for _, e := range order {
+				byKey[e.Event.Key()] = e
+			}
+		}
+		key := withdrawKey(&w.Event)
+		target, ok := byKey[key]
+		if !ok || out[target.Seq] || target.Event.Type == Withdraw {
+			continue
+		}
+		if !strings.EqualFold(target.Event.EmployeeID, w.Event.EmployeeID) {
+			p.Refused = append(p.Refused, Outcome{Seq: w.Seq, Event: &w.Event, Status: Failed,
+				Reason: fmt.Sprintf("event %s is about employee %s, not %s", key, target.Event.EmployeeID, w.Event.EmployeeID)})
+			out[w.Seq] = true
+			continue
+		}
+		reason := fmt.Sprintf("withdrawn by event %s before it was applied", w.Event.Key())
+		p.Withdrawn = append(p.Withdrawn, Outcome{Seq: target.Seq, Event: &target.Event, Status: Failed, Reason: reason})
+		p.Satisfied = append(p.Satisfied, Outcome{Seq: w.Seq, Event: &w.Event, Status: Done,
+			Reason: fmt.Sprintf("%s %s (effective %s) cancelled before it was applied", target.Event.Type, key, target.Event.Effective)})
+		out[target.Seq], out[w.Seq] = true, true
+	}
+	return out
 }
 
 // fold is how LDAP compares uid and employeeNumber (caseIgnoreMatch): the
@@ -166,7 +242,10 @@ func (pl *Planner) embargoed(p *rules.Account, now time.Time) bool {
 type planState struct {
 	pl         *Planner
 	byEmployee map[string][]*rules.Account
-	taken      map[string]bool
+	// byUID finds accounts by folded username, live ones before
+	// tombstones.
+	byUID map[string]*rules.Account
+	taken map[string]bool
 	alloc      *rules.Allocator
 	// names caches each uid's DN and mail address: a hire has three
 	// operations.
@@ -181,7 +260,7 @@ type planState struct {
 }
 
 func newPlanState(pl *Planner, snap *rules.Snapshot, now time.Time) *planState {
-	st := &planState{pl: pl, byEmployee: map[string][]*rules.Account{}, taken: map[string]bool{},
+	st := &planState{pl: pl, byEmployee: map[string][]*rules.Account{}, byUID: map[string]*rules.Account{}, taken: map[string]bool{},
 		names: map[string][2]string{}, expired: map[string]*rules.Account{}, planned: map[string]uint64{}, now: now}
 	for i := range snap.People {
 		p := snap.People[i] // a copy: planning changes it, the snapshot stays as read
@@ -193,6 +272,9 @@ func newPlanState(pl *Planner, snap *rules.Snapshot, now time.Time) *planState {
 		if p.EmployeeID != "" {
 			k := fold(p.EmployeeID)
 			st.byEmployee[k] = append(st.byEmployee[k], &p)
+		}
+		if old := st.byUID[fold(p.UID)]; old == nil || old.Revoked {
+			st.byUID[fold(p.UID)] = &p
 		}
 	}
 	for _, a := range snap.Accounts {
@@ -218,7 +300,8 @@ func (st *planState) hire(p *Plan, e *Entry) {
 		// replay after a crash, finds the account made.
 		acct := existing[0]
 		if acct.Revoked {
-			refuse("employee %s had account %s, revoked; a returning person gets the old account back, not a new one (not supported yet)", ev.EmployeeID, acct.UID)
+			refuse("employee %s had account %s, revoked %s; a returning person gets the old account back with a return event, never a second account (NT 2.1)",
+				ev.EmployeeID, acct.UID, st.day(acct.RevokedAt))
 			return
 		}
 		// A hire is satisfied only by the same person's account: another
@@ -320,7 +403,7 @@ func (st *planState) setGroups(p *Plan, e *Entry, acct *rules.Account, active bo
 		return
 	}
 	op := st.op(OpGroups, e, acct.UID, "")
-	op.Join, op.Leave, op.Applications, op.Unit, op.Name = join, leave, apps, acct.Unit, acct.CN
+	op.Join, op.Leave, op.Applications, op.Unit, op.Name, op.EmployeeID = join, leave, apps, acct.Unit, acct.CN, acct.EmployeeID
 	p.Ops = append(p.Ops, op)
 	acct.Active, acct.Groups = active, apps
 }

@@ -34,6 +34,14 @@ const (
 	FieldReplyMail    = "reply_mail"
 	FieldReplyPhone   = "reply_phone"
 	FieldRequestedBy  = "requested_by"
+	// FieldLeader ("true"/"false", also "1"/"0", "có"/"không") says
+	// whether a title_change makes, or a departure finds, the person a
+	// leader in the sense of NT 5.2.c; empty derives it from the title.
+	FieldLeader = "leader"
+	// FieldUntil is a leave_notice's last day of absence.
+	FieldUntil = "until"
+	// FieldWithdraws is the event_id a withdraw cancels.
+	FieldWithdraws = "withdraws"
 	// FieldError is the column ldapsync adds to rejected rows. It is ignored
 	// on input, so a fixed file can be dropped back into the inbox as is.
 	FieldError = "error"
@@ -45,6 +53,7 @@ var Fields = []string{
 	FieldFullName, FieldFamilyName, FieldMiddleName, FieldGivenName,
 	FieldUnit, FieldTitle, FieldPhone, FieldApplications,
 	FieldReplyName, FieldReplyUnit, FieldReplyMail, FieldReplyPhone, FieldRequestedBy,
+	FieldLeader, FieldUntil, FieldWithdraws,
 }
 
 // requiredColumns must be in every CSV header; without them no row can be
@@ -173,17 +182,45 @@ func decode(rec Record, r *rules.Rules, source string, received time.Time) (Even
 
 	// A hire names the person and the unit; later events find the person
 	// by employee_id and may leave them out.
-	if ev.Type == Hire || get(FieldFullName)+get(FieldFamilyName)+get(FieldMiddleName)+get(FieldGivenName) != "" {
+	if ev.Type == Hire || ev.Type == Rename || get(FieldFullName)+get(FieldFamilyName)+get(FieldMiddleName)+get(FieldGivenName) != "" {
 		decodeName(get, &ev, add)
 	}
 	ev.Unit = strings.ToLower(get(FieldUnit))
-	if ev.Unit == "" && ev.Type == Hire {
-		add(FieldUnit, "required")
+	if ev.Unit == "" && (ev.Type == Hire || ev.Type == Transfer) {
+		add(FieldUnit, "required for %s", ev.Type)
 	} else if _, ok := r.Units.Lookup(ev.Unit); !ok && ev.Unit != "" {
 		add(FieldUnit, "%q is not a unit of the config (see: ldapsync units)", ev.Unit)
 	}
 
 	ev.Title = get(FieldTitle)
+	if ev.Title == "" && ev.Type == TitleChange {
+		add(FieldTitle, "required for %s", ev.Type)
+	}
+	if v := get(FieldLeader); v != "" {
+		if b, ok := parseBool(v); ok {
+			ev.Leader = &b
+		} else {
+			add(FieldLeader, "%q is not true or false", v)
+		}
+	}
+	if v := get(FieldUntil); v != "" {
+		if d, err := rules.ParseDate(v); err != nil {
+			add(FieldUntil, "%v", err)
+		} else {
+			ev.Until = d
+		}
+	} else if ev.Type == LeaveNotice {
+		add(FieldUntil, "required for %s: the last day of the absence", ev.Type)
+	}
+	ev.Withdraws = get(FieldWithdraws)
+	switch {
+	case ev.Withdraws == "" && ev.Type == Withdraw:
+		add(FieldWithdraws, "required for %s: the event_id of the event it cancels", ev.Type)
+	case ev.Withdraws != "" && !eventIDRE.MatchString(ev.Withdraws):
+		add(FieldWithdraws, "%q is not an event_id", ev.Withdraws)
+	case ev.Withdraws != "" && ev.Withdraws == ev.ID:
+		add(FieldWithdraws, "an event cannot withdraw itself")
+	}
 	ev.Phone = get(FieldPhone)
 	if ev.Phone != "" && !phoneRE.MatchString(ev.Phone) {
 		add(FieldPhone, "%q is not a phone number", ev.Phone)
@@ -324,6 +361,17 @@ func clean(s string) string {
 		}
 		return r
 	}, s)))
+}
+
+// parseBool reads a yes/no column as HR files write it.
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(s) {
+	case "true", "1", "yes", "x", "có", "co":
+		return true, true
+	case "false", "0", "no", "không", "khong":
+		return false, true
+	}
+	return false, false
 }
 
 // splitList splits "mail; eoffice" (also with commas) into its items.

@@ -20,6 +20,13 @@ type ScheduleConfig struct {
 	// policy against the config and repairs what was changed by hand.
 	// Default "@hourly".
 	Tree string `yaml:"tree"`
+	// Sweep takes the lifecycle actions whose time has come: departure
+	// locks and revocations (NT 5.2.c) and inactivity locks (NT 6.2.a).
+	// Between runs the daemon also sweeps when the next known deadline
+	// falls, and after a batch that changed accounts, so a deadline is
+	// met within a poll interval; this catches changes made by others.
+	// Default "@hourly"; empty turns the sweeps off.
+	Sweep string `yaml:"sweep"`
 }
 
 // cronParser accepts the standard five fields and the @ descriptors.
@@ -28,7 +35,7 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // Validate checks every expression at load time, not at the first run.
 func (c ScheduleConfig) Validate(path string) field.List {
 	var errs field.List
-	for key, expr := range map[string]string{"tree": c.Tree} {
+	for key, expr := range map[string]string{"tree": c.Tree, "sweep": c.Sweep} {
 		if expr == "" {
 			continue
 		}

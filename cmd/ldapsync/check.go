@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/ldapsync/ldapsync/sync"
 )
@@ -15,7 +16,9 @@ func init() {
 		args:    "check",
 		summary: "Check a config file: every problem at once, with its YAML path and line.",
 		help: `Also checks that the bind password can be read from its file or
-environment variable (the value is never printed).`,
+environment variable (the value is never printed), and warns on stderr,
+exit status still 0, when the public holidays of rules.calendar run out
+within 60 days.`,
 		run: func(_ context.Context, a *app, fs *flag.FlagSet, args []string) int {
 			path := a.configFlag(fs)
 			if code := a.parse(fs, args); code >= 0 {
@@ -33,6 +36,11 @@ environment variable (the value is never printed).`,
 			if _, err := l.Cfg.Directory.BindPassword.Load(); err != nil {
 				fmt.Fprintf(a.stderr, "config %s:\ndirectory.bind_password: %v\n", *path, err)
 				return exitFailure
+			}
+			// The CLI's own clock: a warning, not a failure, since the
+			// config is valid; the deadlines past the holidays are not.
+			if w := l.Rules.CalendarWarning(time.Now()); w != "" {
+				fmt.Fprintf(a.stderr, "%s: warning: %s\n", *path, w)
 			}
 			fmt.Fprintf(a.stdout, "%s: OK (%d units, %d applications, password profile %s)\n",
 				*path, len(l.Rules.Units.All()), len(l.Rules.Applications), l.Rules.Config.Password.Profile)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ldapsync/ldapsync/api"
 	"github.com/ldapsync/ldapsync/sync"
 )
 
@@ -27,7 +28,10 @@ the reasons. Files a crash left in processing/ are read again at start-up;
 events already journaled are not added twice. Events not yet effective
 wait in the journal until 00:00 of their effective date (rules.timezone).
 When the directory is unreachable, events wait in the journal and are
-retried with back-off.
+retried with back-off. Lifecycle deadlines are swept on sync.schedule.sweep,
+when the next one falls, and after each batch that changed accounts.
+Operator commands (lock, restore, requests, sweep, forecast) reach the
+daemon through <sync.state_dir>/control.sock (mode 0600).
 SIGINT or SIGTERM stop it cleanly. SIGHUP reloads the config file: if it is
 valid, its rules (units, usernames, password profile, applications) take
 effect from the next batch and the directory tree is brought in line; the
@@ -64,6 +68,14 @@ not valid, the running config stays and the problems are logged.`,
 				return a.fail(exitFailure, "%v", err)
 			}
 			defer eng.Close()
+			ctl, err := api.Listen(api.SocketPath(l.Cfg.Sync.StateDir), api.Handler(eng, log.With().Str("component", "api").Logger()), log)
+			if err != nil {
+				return a.fail(exitFailure, "%v", err)
+			}
+			defer ctl.Close()
+			if w := l.Rules.CalendarWarning(now()); w != "" {
+				log.Warn().Msg(w)
+			}
 			hup, stop := a.hangups()
 			defer stop()
 			go func() {

@@ -147,6 +147,14 @@ func TestRender_accessRules(t *testing.T) {
 	if err := c.Lock(ctx, bob, "compromised: spam sent from it"); err != nil {
 		t.Fatal(err)
 	}
+	// A notified absence is personal; a departure is not.
+	for _, dn := range []string{alice, bob} {
+		l := rules.Lifecycle{LeaveUntil: rules.Date{Year: 2027, Month: 3, Day: 31},
+			Departure: rules.Departure{Kind: rules.DepartRetire, Effective: rules.Date{Year: 2027, Month: 6, Day: 30}}}
+		if err := c.SetLifecycle(ctx, dn, l); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// The first login's password change clears pwdReset, which otherwise
 	// restricts alice's connection to changing her password.
 	if out, err := exec.Command("ldappasswd", "-x", "-H", srv.URL, "-D", alice, "-w", users["alice"], "-s", "Al1ce#Chosen99").CombinedOutput(); err != nil {
@@ -217,6 +225,13 @@ func TestRender_accessRules(t *testing.T) {
 		{"user reads another's status", alice, users["alice"], bob, "ldapsyncStatus", "", true},
 		{"user reads another's lock reason", alice, users["alice"], bob, "ldapsyncLockReason", "", false},
 		{"service reads a lock reason", cfg.BindDN, mustLoad(t, srv), bob, "ldapsyncLockReason", "", true},
+		{"user reads another's leave", alice, users["alice"], bob, "ldapsyncLeaveUntil", "", false},
+		{"user reads own leave", alice, users["alice"], alice, "ldapsyncLeaveUntil", "", true},
+		{"service reads a leave", cfg.BindDN, mustLoad(t, srv), bob, "ldapsyncLeaveUntil", "", true},
+		{"user writes own leave", alice, users["alice"], alice, "ldapsyncLeaveUntil", "2099-12-31", false},
+		{"user reads another's departure", alice, users["alice"], bob, "ldapsyncDepartureDate", "", true},
+		{"user writes own departure", alice, users["alice"], alice, "ldapsyncDepartureKind", "resign", false},
+		{"anonymous reads a departure", "", "", bob, "ldapsyncDepartureKind", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,112 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ldapsync/ldapsync/sync"
+)
+
+// ErrNoDaemon is a control socket nobody listens on: no daemon runs, and
+// the command may do the work itself.
+var ErrNoDaemon = errors.New("no daemon is listening on the control socket")
+
+// Client talks to a running daemon over its control socket.
+type Client struct {
+	http *http.Client
+}
+
+// Dial returns a client of the daemon listening at path, or ErrNoDaemon.
+func Dial(path string) (*Client, error) {
+	c, err := net.DialTimeout("unix", path, 2*time.Second)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, errConnRefused) {
+			return nil, ErrNoDaemon
+		}
+		return nil, fmt.Errorf("api: control socket %s: %w", path, err)
+	}
+	c.Close()
+	return &Client{http: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}}, nil
+}
+
+// Submit sends an operator's action and waits for its outcome.
+func (c *Client) Submit(ctx context.Context, a Action) (*sync.SubmitResult, error) {
+	var res sync.SubmitResult
+	return &res, c.do(ctx, http.MethodPost, "/v1/actions", a, &res)
+}
+
+// Requests returns the open requests.
+func (c *Client) Requests(ctx context.Context) ([]sync.Request, error) {
+	var res []sync.Request
+	return res, c.do(ctx, http.MethodGet, "/v1/requests", nil, &res)
+}
+
+// Sweep runs a sweep in the daemon.
+func (c *Client) Sweep(ctx context.Context, o sync.SweepOptions) (*SweepAnswer, error) {
+	q := url.Values{}
+	if o.DryRun {
+		q.Set("dry_run", "1")
+	}
+	if o.Confirm {
+		q.Set("confirm", "1")
+	}
+	var res SweepAnswer
+	return &res, c.do(ctx, http.MethodPost, "/v1/sweep?"+q.Encode(), nil, &res)
+}
+
+// Forecast asks the daemon for a forecast.
+func (c *Client) Forecast(ctx context.Context, days int) (*sync.Forecast, error) {
+	var res sync.Forecast
+	return &res, c.do(ctx, http.MethodGet, "/v1/forecast?days="+strconv.Itoa(days), nil, &res)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://ldapsync"+path, rd)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var p problem
+		if json.Unmarshal(data, &p) == nil && p.Error != "" {
+			return errors.New(p.Error)
+		}
+		return fmt.Errorf("api: %s", resp.Status)
+	}
+	return json.Unmarshal(data, out)
+}
+
+// errConnRefused is a socket file left without a listener.
+var errConnRefused error = syscall.ECONNREFUSED

@@ -1,0 +1,254 @@
+package sync
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/ldapsync/ldapsync/rules"
+)
+
+// SourceSweep is the source of the events a sweep journals.
+const SourceSweep = "sweep"
+
+// sweepConfirmed is the file, in the state directory, that says the first
+// sweep on this directory went through: until it exists, a sweep that
+// would lock more accounts for inactivity than the guard allows holds
+// those locks (389ds issue #776: switching the rule on must not lock half
+// a province at once).
+const sweepConfirmed = "sweep-confirmed"
+
+// SweepOptions change what a sweep does.
+type SweepOptions struct {
+	// DryRun plans the due actions and changes nothing.
+	DryRun bool
+	// Confirm lets the first sweep lock more accounts for inactivity than
+	// the guard allows.
+	Confirm bool
+}
+
+// SweepResult is what a sweep found and did.
+type SweepResult struct {
+	// Due are the lifecycle actions whose time had come.
+	Due []rules.Action
+	// Plan is the plan of the due actions (DryRun) or of the batch the
+	// sweep applied.
+	Plan   *Plan
+	Report Report
+	// HeldInactive counts the inactivity locks the first-sweep guard held;
+	// Limit is the guard's limit.
+	HeldInactive, Limit int
+	// Next is when the next action falls due, zero when none is known.
+	Next time.Time
+}
+
+// Sweep takes every lifecycle action whose time has come once (NT 5.2.c
+// deadlines, NT 6.2.a inactivity): a pure function of the directory and the
+// clock turned into events with keys derived from the facts they follow,
+// so that the journal keeps any of them from running twice, then
+// processed like any other event.
+func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error) {
+	e.proc.Lock()
+	defer e.proc.Unlock()
+	snap, err := e.dir.Snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sync: sweep: read directory: %w", err)
+	}
+	now := e.now()
+	r := e.Rules()
+	res := &SweepResult{}
+	var events []Event
+	var inactive []Event
+	managed := 0
+	for i := range snap.People {
+		a := &snap.People[i]
+		if a.Revoked || a.Status == "" {
+			continue
+		}
+		managed++
+		for _, x := range r.Actions(a) {
+			if now.Before(x.At) {
+				if res.Next.IsZero() || x.At.Before(res.Next) {
+					res.Next = x.At
+				}
+				continue
+			}
+			res.Due = append(res.Due, x)
+			ev := e.sweepEvent(a, x, now)
+			if x.Kind == rules.ActionInactivityLock {
+				inactive = append(inactive, ev)
+			} else {
+				events = append(events, ev)
+			}
+		}
+		if firstSeenNeeded(a) {
+			ev := Event{Source: SourceSweep, ID: "first_seen:" + a.UID, Type: FirstSeen, Effective: rules.DateOf(now.In(r.Location)),
+				EmployeeID: a.EmployeeID, UID: a.UID, Received: now}
+			if _, _, known := e.journal.Lookup(ev.Key()); !known {
+				events = append(events, ev)
+			}
+		}
+	}
+	res.Limit = e.cfg.Guard.limit(managed)
+	if len(inactive) > res.Limit && !o.Confirm && !e.sweepConfirmed() {
+		res.HeldInactive = len(inactive)
+		e.log.Warn().Int("inactivity_locks", len(inactive)).Int("limit", res.Limit).
+			Msg("first sweep on this directory would lock more accounts for inactivity than sync.guard allows; they are held: check them with 'ldapsync forecast' and run 'ldapsync sweep --confirm'")
+	} else {
+		events = append(events, inactive...)
+	}
+	if o.DryRun {
+		entries := make([]Entry, len(events))
+		for i, ev := range events {
+			entries[i] = Entry{Seq: uint64(i + 1), Event: ev, Status: Pending}
+		}
+		res.Plan = (&Planner{Rules: r, Layout: e.layout}).Plan(entries, snap, now)
+		return res, nil
+	}
+	if len(events) > 0 {
+		if _, err := e.journal.Add(events, now); err != nil {
+			return res, err
+		}
+	}
+	if res.HeldInactive == 0 && !e.sweepConfirmed() {
+		if err := e.confirmSweep(); err != nil {
+			return res, err
+		}
+	}
+	res.Plan, res.Report, err = e.process(ctx)
+	e.log.Info().Int("due", len(res.Due)).Int("applied", res.Report.Applied).Int("held_inactive", res.HeldInactive).
+		Time("next", res.Next).Msg("sweep done")
+	return res, err
+}
+
+// sweepEvent is the event of a due action. Its id derives from the fact
+// the action follows (the departure's event, the day the account became
+// idle), so a later sweep finds it in the journal and never takes it
+// twice; a new fact (a return and a second departure, new activity) gives
+// a new id.
+func (e *Engine) sweepEvent(a *rules.Account, x rules.Action, now time.Time) Event {
+	types := map[rules.ActionKind]EventType{
+		rules.ActionDepartureLock: DeadlineLock, rules.ActionRevoke: DeadlineRevoke, rules.ActionInactivityLock: InactivityLock,
+	}
+	sum := sha256.Sum256([]byte(x.Key))
+	return Event{
+		Source: SourceSweep, ID: fmt.Sprintf("%s:%s:%s", x.Kind, a.UID, hex.EncodeToString(sum[:6])),
+		Type: types[x.Kind], Effective: rules.DateOf(x.At.In(e.Rules().Location)),
+		EmployeeID: a.EmployeeID, UID: a.UID, Note: x.Why, Received: now,
+	}
+}
+
+// firstSeenNeeded reports whether a has no recorded activity and no
+// record of when ldapsync first saw it: its inactivity counts from then.
+func firstSeenNeeded(a *rules.Account) bool {
+	return a.Lifecycle.FirstSeen.IsZero() && a.LastLogin.IsZero() && a.Lifecycle.LastActive.IsZero() && a.PasswordChanged.IsZero()
+}
+
+func (e *Engine) sweepConfirmed() bool {
+	_, err := os.Stat(filepath.Join(e.cfg.StateDir, sweepConfirmed))
+	return err == nil
+}
+
+func (e *Engine) confirmSweep() error {
+	path := filepath.Join(e.cfg.StateDir, sweepConfirmed)
+	if err := writeFileAtomic(path, []byte("the first sweep on this directory went through at "+e.now().Format(time.RFC3339)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	return nil
+}
+
+// Forecast is what a forecast lists.
+type Forecast struct {
+	From, To time.Time
+	// Actions are the lifecycle actions that fall due in (From, To], and
+	// those already due and not yet taken, by time.
+	Actions []rules.Action
+	// Requests are the open requests whose deadline falls before To.
+	Requests []Request
+}
+
+// Forecast lists who will be locked or revoked in the next days, and the
+// open requests whose deadline falls in them.
+func (e *Engine) Forecast(ctx context.Context, days int) (*Forecast, error) {
+	snap, err := e.dir.Snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sync: forecast: read directory: %w", err)
+	}
+	now := e.now()
+	r := e.Rules()
+	f := &Forecast{From: now, To: now.AddDate(0, 0, days)}
+	for i := range snap.People {
+		a := &snap.People[i]
+		for _, x := range r.Actions(a) {
+			if !x.At.After(f.To) {
+				f.Actions = append(f.Actions, x)
+			}
+		}
+	}
+	slices.SortFunc(f.Actions, func(a, b rules.Action) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.UID, b.UID)) })
+	for _, q := range e.Requests() {
+		if !q.Due.After(f.To) {
+			f.Requests = append(f.Requests, q)
+		}
+	}
+	return f, nil
+}
+
+// Request is an open request with a deadline: an account to issue (BTC 4,
+// 3 working days) or a restore (NT 6.3.b, 30 working minutes).
+type Request struct {
+	EventID  string    `json:"event_id"`
+	Source   string    `json:"source"`
+	Type     EventType `json:"type"`
+	Who      string    `json:"who"`
+	Request  string    `json:"request,omitempty"`
+	Received time.Time `json:"received"`
+	Due      time.Time `json:"due"`
+	Article  string    `json:"article"`
+	Overdue  bool      `json:"overdue"`
+}
+
+// Requests returns the open requests, the earliest due first.
+func (e *Engine) Requests() []Request {
+	r := e.Rules()
+	now := e.now()
+	var out []Request
+	for _, en := range e.journal.Pending() {
+		ev := en.Event
+		q := Request{EventID: ev.ID, Source: ev.Source, Type: ev.Type, Request: ev.Request, Article: ev.Type.Article()}
+		switch ev.Type {
+		case Hire:
+			q.Who, q.Received = ev.EmployeeID+" "+ev.Name.Full(), ev.Received
+			q.Due = r.IssueDue(ev.Received)
+		case Restore:
+			q.Who, q.Received = ev.UID, ev.RequestReceived
+			q.Due = r.RestoreDue(ev.RequestReceived)
+		default:
+			continue
+		}
+		q.Overdue = !now.Before(q.Due)
+		out = append(out, q)
+	}
+	slices.SortFunc(out, func(a, b Request) int { return cmp.Or(a.Due.Compare(b.Due), cmp.Compare(a.EventID, b.EventID)) })
+	return out
+}
+
+// warnOverdue logs the open requests past their deadline, once a batch.
+func (e *Engine) warnOverdue() {
+	for _, q := range e.Requests() {
+		if q.Overdue {
+			e.log.Warn().Str("event_id", q.EventID).Str("source", q.Source).Str("type", string(q.Type)).
+				Time("due", q.Due).Str("article", q.Article).Msg("request past its deadline")
+		}
+	}
+}
+
+// errNoAccount is an operator's event for a username no account has.
+var errNoAccount = errors.New("no such account")
