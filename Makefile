@@ -9,7 +9,7 @@ BIN      := bin/ldapsync
 # sudo when not root; CI and containers run as root.
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build dev test test-dates bench vet fmt clean
+.PHONY: all deps build dev dev-slapd test test-dates bench vet fmt clean
 
 all: build
 
@@ -33,6 +33,14 @@ build:
 dev: deps build
 	$(GO) build -o bin/ldapsync-dev ./cmd/ldapsync-dev
 	bin/ldapsync-dev -ldapsync $(BIN)
+
+## dev-slapd: the same throwaway slapd and config, without the daemon or the
+## example personnel: prints the commands that rehearse a departure, a lock
+## and a restore by hand (ldapsync apply, forecast, sweep --now, lock,
+## restore) until Ctrl-C.
+dev-slapd: deps build
+	$(GO) build -o bin/ldapsync-dev ./cmd/ldapsync-dev
+	bin/ldapsync-dev -ldapsync $(BIN) -no-daemon
 
 ## test: every test, the integration tests against a real slapd included,
 ## and every benchmark run once so that none of them rots.

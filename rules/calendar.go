@@ -59,39 +59,14 @@ func (r DayRange) Last() Date {
 const maxRangeDays = 31
 
 // DefaultCalendarConfig returns office hours of the state administration
-// (07:00-11:30, 13:30-17:00, Monday to Friday) and the national public
-// holidays of 2026 and 2027.
+// (07:00-11:30, 13:30-17:00, Monday to Friday) and no public holidays: the
+// holidays change by decree every year, so they are data, in the config
+// (config.example.yaml lists 2026 and 2027 with their sources), never
+// code. CalendarWarning says when the listed ones run out.
 func DefaultCalendarConfig() CalendarConfig {
 	return CalendarConfig{
 		WorkingHours: []string{"07:00-11:30", "13:30-17:00"},
 		Weekend:      []string{"saturday", "sunday"},
-		Holidays:     defaultHolidays(),
-		WorkingDays:  defaultWorkingDays(),
-	}
-}
-
-// defaultHolidays are Vietnam's public holidays for civil servants in 2026
-// and 2027, exactly as config.example.yaml lists them (a test keeps the two
-// equal); the sources of each are cited there.
-func defaultHolidays() []DayRange {
-	return []DayRange{
-		{Date{2026, 1, 1}, Date{2026, 1, 4}, "Tết Dương lịch 2026 (Fri 2/1 exchanged for Sat 10/1)"},
-		{Date{2026, 2, 14}, Date{2026, 2, 22}, "Tết Nguyên đán Bính Ngọ"},
-		{Date{2026, 4, 26}, Date{2026, 4, 27}, "Giỗ Tổ Hùng Vương (Sun 26/4, Mon 27/4 in lieu)"},
-		{Date{2026, 4, 30}, Date{2026, 5, 3}, "Ngày Chiến thắng 30/4 và Quốc tế Lao động 1/5"},
-		{Date{2026, 8, 29}, Date{2026, 9, 2}, "Quốc khánh 2026 (Mon 31/8 exchanged for Sat 22/8)"},
-		{Date{2027, 1, 1}, Date{}, "Tết Dương lịch 2027"},
-		{Date{2027, 2, 4}, Date{2027, 2, 10}, "Tết Nguyên đán Đinh Mùi (provisional)"},
-		{Date{2027, 4, 16}, Date{}, "Giỗ Tổ Hùng Vương (provisional)"},
-		{Date{2027, 4, 30}, Date{2027, 5, 3}, "Ngày Chiến thắng 30/4 và Quốc tế Lao động 1/5 (Sat 1/5, Mon 3/5 in lieu)"},
-		{Date{2027, 9, 2}, Date{2027, 9, 3}, "Quốc khánh 2027 (provisional)"},
-	}
-}
-
-func defaultWorkingDays() []DayRange {
-	return []DayRange{
-		{Date{2026, 1, 10}, Date{}, "for Fri 2/1/2026"},
-		{Date{2026, 8, 22}, Date{}, "for Mon 31/8/2026"},
 	}
 }
 

@@ -19,6 +19,7 @@ func testUnits() []*Unit {
 func TestNew(t *testing.T) {
 	c := DefaultConfig()
 	c.Units = testUnits()
+	c.Calendar = testCalendarConfig()
 	r, errs := New(c, "rules")
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -119,6 +120,7 @@ func TestLifecycleConfig_Validate(t *testing.T) {
 func TestNew_CalendarAndLifecycle(t *testing.T) {
 	c := DefaultConfig()
 	c.Units = testUnits()
+	c.Calendar = testCalendarConfig()
 	r, errs := New(c, "rules")
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -164,8 +166,20 @@ func TestConfig_ExampleCalendarAndLifecycle(t *testing.T) {
 		t.Fatalf("config.example.yaml: %v", err)
 	}
 	def := DefaultConfig()
-	if !reflect.DeepEqual(file.Rules.Calendar, def.Calendar) {
+	// The holidays are data the example ships; the rest are the defaults.
+	if !reflect.DeepEqual(file.Rules.Calendar.WorkingHours, def.Calendar.WorkingHours) || !reflect.DeepEqual(file.Rules.Calendar.Weekend, def.Calendar.Weekend) {
 		t.Errorf("rules.calendar of the example and the defaults disagree:\nexample  %+v\ndefaults %+v", file.Rules.Calendar, def.Calendar)
+	}
+	days := func(rs []DayRange) []DayRange {
+		out := make([]DayRange, len(rs))
+		for i, r := range rs {
+			out[i] = DayRange{Date: r.Date, To: r.To}
+		}
+		return out
+	}
+	want := testCalendarConfig()
+	if !reflect.DeepEqual(days(file.Rules.Calendar.Holidays), days(want.Holidays)) || !reflect.DeepEqual(days(file.Rules.Calendar.WorkingDays), days(want.WorkingDays)) {
+		t.Errorf("the example's holidays differ from the ones the tests check by hand:\nexample %+v\ntests   %+v", file.Rules.Calendar, want)
 	}
 	if !reflect.DeepEqual(file.Rules.Lifecycle, def.Lifecycle) {
 		t.Errorf("rules.lifecycle of the example and the defaults disagree:\nexample  %+v\ndefaults %+v", file.Rules.Lifecycle, def.Lifecycle)

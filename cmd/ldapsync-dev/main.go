@@ -6,6 +6,11 @@
 // rehearsed kill -9, a crash) slapd stays up and the command that restarts
 // the daemon alone is printed. Ctrl-C stops the daemon and slapd and leaves
 // nothing running.
+//
+// With -no-daemon (`make dev-slapd`) it starts slapd and writes the config
+// as above, but drops nothing into the inbox and runs no daemon: it writes
+// a retirement file and prints the commands that rehearse a departure, an
+// operator's lock and a restore by hand, then waits for Ctrl-C.
 package main
 
 import (
@@ -24,8 +29,11 @@ import (
 	"syscall"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/ldapsync/ldapsync/directory/slapdtest"
 	"github.com/ldapsync/ldapsync/internal/yamlpatch"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 func main() { os.Exit(run()) }
@@ -35,7 +43,8 @@ func run() int {
 	flag.StringVar(&o.Bin, "ldapsync", "bin/ldapsync", "the ldapsync binary to run")
 	flag.StringVar(&o.Dir, "dir", ".dev", "working directory, emptied at start: slapd's data, the daemon's state, inbox and letters")
 	flag.StringVar(&o.Example, "config", "config.example.yaml", "config to derive the dev config from")
-	flag.StringVar(&o.Personnel, "personnel", "examples/personnel.csv", "personnel file dropped into the inbox")
+	flag.StringVar(&o.Personnel, "personnel", "examples/personnel.csv", "personnel file dropped into the inbox (with -no-daemon, the one the printed apply line names)")
+	flag.BoolVar(&o.NoDaemon, "no-daemon", false, "start slapd and write the config only: no personnel file in the inbox, no daemon; print the commands that rehearse a departure, a lock and a restore by hand")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -50,6 +59,9 @@ func run() int {
 // options are ldapsync-dev's flags, and where its output goes.
 type options struct {
 	Bin, Dir, Example, Personnel string
+	// NoDaemon leaves slapd and the config up without the daemon, for
+	// rehearsing the one-shot commands by hand (make dev-slapd).
+	NoDaemon bool
 	// Stdout receives the banner and ldapsync-dev's messages; the daemon
 	// writes to Stdout and Stderr too.
 	Stdout, Stderr io.Writer
@@ -101,6 +113,9 @@ func dev(ctx context.Context, o options) error {
 	if err := os.MkdirAll(inbox, 0o750); err != nil {
 		return err
 	}
+	if o.NoDaemon {
+		return rehearse(ctx, o, srv, dir, cfgPath)
+	}
 	if err := copyFile(o.Personnel, filepath.Join(inbox, filepath.Base(o.Personnel))); err != nil {
 		return err
 	}
@@ -150,6 +165,145 @@ daemon too.
 	srv.Stop()
 	fmt.Fprintln(o.Stdout, "\nldapsync and slapd stopped. The state of this run stays in", dir, "until the next make dev.")
 	return nil
+}
+
+// The rehearsal's accounts, from examples/personnel.csv: the retiree is
+// staff (Công chức, not a leader of NT 5.2.c), so the departure locks at
+// once; the operator's lock and the restore go to another person, since
+// an account locked for a departure is not restored (a return event
+// brings it back). A test checks both against the example file.
+const (
+	retireEmployee = "NT-004501" // Đàng Năng Thọ, Công chức Văn phòng - Thống kê
+	retireUID      = "nangtho"
+	lockUID        = "quoctrang"
+	lockUnit       = "sotttt"
+)
+
+// rehearse is -no-daemon: slapd is up and the config written; it writes the
+// retirement file, prints the rehearsal, and waits for Ctrl-C.
+func rehearse(ctx context.Context, o options, srv *slapdtest.Server, dir, cfgPath string) error {
+	// Today where effective dates are reckoned: a departure effective
+	// today locks at once under the staff rule. The real clock: this is an
+	// interactive rehearsal, and the commands run on the real clock too.
+	loc, err := configTimezone(cfgPath)
+	if err != nil {
+		return err
+	}
+	retire := filepath.Join(dir, "retire.csv")
+	csv := "event_id,type,effective,employee_id\nRET-1,retire," + time.Now().In(loc).Format(time.DateOnly) + "," + retireEmployee + "\n"
+	if err := os.WriteFile(retire, []byte(csv), 0o640); err != nil {
+		return err
+	}
+	rehearsalBanner(o.Stdout, srv, o, dir, cfgPath, retire)
+	<-ctx.Done()
+	// A daemon the user started by hand against this config goes too.
+	stopRestarted(o.Stdout, filepath.Join(dir, "state", "lock"))
+	srv.Stop()
+	fmt.Fprintln(o.Stdout, "\nslapd stopped. The state of this rehearsal stays in", dir, "until the next make dev or make dev-slapd.")
+	return nil
+}
+
+// configTimezone returns the location of the config's rules.timezone, or of
+// its default when the config sets none.
+func configTimezone(cfgPath string) (*time.Location, error) {
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	var c struct {
+		Rules struct {
+			Timezone string `yaml:"timezone"`
+		} `yaml:"rules"`
+	}
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	tz := c.Rules.Timezone
+	if tz == "" {
+		tz = rules.DefaultConfig().Timezone
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, fmt.Errorf("%s: rules.timezone: %w", cfgPath, err)
+	}
+	return loc, nil
+}
+
+// lifecycleAttrs are the lifecycle facts the rehearsal's ldapsearch lines
+// ask for; pwdAccountLockedTime is operational, so it must be named.
+const lifecycleAttrs = "uid ldapsyncStatus ldapsyncLockReason ldapsyncDepartureKind ldapsyncDepartureDate ldapsyncLockAt ldapsyncRevokeAt ldapsyncRevokedTime pwdAccountLockedTime"
+
+// rehearsalBanner prints what -no-daemon leaves up and the commands that
+// rehearse a departure, a lock and a restore, each complete, to paste in
+// the working directory. It computes no deadline: the user copies the one
+// forecast prints, so the banner cannot disagree with the rules.
+func rehearsalBanner(w io.Writer, srv *slapdtest.Server, o options, dir, cfgPath, retire string) {
+	q := shellQuote
+	cmd := func(sub string) string { return q(rel(o.Bin)) + " " + sub + " --config " + q(cfgPath) }
+	// From the base, not ou=people: a revoked entry moves to ou=revoked.
+	// Unwrapped, so that a long lock reason reads on one line.
+	search := func(uid string) string {
+		return fmt.Sprintf("ldapsearch -x -LLL -o ldif_wrap=no -H %s -D %s -y %s -b %s %s \\\n    %s",
+			srv.URL, q(srv.RootDN), q(rel(srv.RootPasswordFile)), q(srv.BaseDN), q("(uid="+uid+")"), lifecycleAttrs)
+	}
+	letters := filepath.Join(dir, "letters")
+	fmt.Fprintf(w, `
+ldapsync rehearsal: slapd and its config, no daemon
+===================================================
+LDAP URL        %s
+admin DN        %s   (password in %s)
+service DN      %s   (ldapsync binds as this)
+config          %s
+letters         %s   (sealed passwords, one directory per unit)
+slapd log       %s
+
+No daemon runs and the inbox stays empty: rehearse by hand, in another
+terminal, in %s. Every command takes the config the same way,
+no export needed ("COMMAND --help" for its flags):
+  %s
+
+  # 1. the hires of %s: accounts, groups, sealed first passwords
+  %s %s
+
+  # 2. %s (%s, staff) retires today (%s, written for you):
+  #    locked at once, revocation scheduled (NT 5.2.c)
+  %s %s
+  %s
+
+  # 3. when the revocation falls due: the AT of the "revoke %s" line
+  %s --days 200
+
+  # 4. rehearse that day. DATE is that AT pasted whole (RFC 3339: its day
+  #    alone may be in UTC, a day early), or YYYY-MM-DD of any later day;
+  #    an earlier day revokes nothing (try it with --dry-run). The accounts
+  #    still unused by then are due an inactivity lock (NT 6.2.a): on this
+  #    first sweep sync.guard holds them and says so (exit status 1); the
+  #    revocation is done all the same and the entry moves to ou=revoked.
+  %s --now DATE
+  %s
+
+  # 5. an operator's lock (NT 6.2.b): %s's password is compromised
+  %s %s --reason compromised --request SOC-1 --note 'password typed into a phishing page'
+  %s
+  #    the restore that lifts it (NT 6.3): the new password goes into a
+  #    sealed letter under %s/ (restore prints which), never to the screen
+  %s %s --request REQ-1
+  %s
+
+  # the open requests and when each is due (BTC 4, NT 6.3.b)
+  %s
+
+Ctrl-C here stops slapd and leaves nothing running.
+
+`, srv.URL, srv.RootDN, rel(srv.RootPasswordFile), srv.ServiceDN, cfgPath, rel(letters), rel(filepath.Join(dir, "slapd.log")),
+		mustGetwd(), cmd("COMMAND"),
+		rel(o.Personnel), cmd("apply"), q(rel(o.Personnel)),
+		retireUID, retireEmployee, rel(retire), cmd("apply"), q(rel(retire)), search(retireUID),
+		retireUID, cmd("forecast"),
+		cmd("sweep"), search(retireUID),
+		lockUID, cmd("lock"), lockUID, search(lockUID),
+		rel(filepath.Join(letters, lockUnit)), cmd("restore"), lockUID, search(lockUID),
+		cmd("requests"))
 }
 
 // stopRestarted stops an ldapsync that still holds the state directory's

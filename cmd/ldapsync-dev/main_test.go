@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -265,6 +266,253 @@ func TestBanner_linesRun(t *testing.T) {
 	}
 	if !strings.Contains(cmds[2], `-a "$(sed`) || !strings.Contains(cmds[2], "-s "+shellQuote(newPassword)) {
 		t.Errorf("ldappasswd does not change the letter's password with -a and -s:\n%s", cmds[2])
+	}
+}
+
+// buildLdapsync builds the real ldapsync for the rehearsal's commands.
+func buildLdapsync(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ldapsync")
+	if out, err := exec.Command("go", "build", "-o", bin, "../ldapsync").CombinedOutput(); err != nil {
+		t.Fatalf("go build ../ldapsync: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// bannerCommands returns the command lines of a banner, as a newcomer
+// pastes them: lines indented two spaces that are not comments, with
+// their continuations.
+func bannerCommands(text string) []string {
+	var cmds []string
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if !strings.HasPrefix(l, "  ") || strings.HasPrefix(l, "   ") || strings.HasPrefix(l, "  #") {
+			continue
+		}
+		cmd := l
+		for strings.HasSuffix(lines[i], `\`) && i+1 < len(lines) {
+			i++
+			cmd += "\n" + lines[i]
+		}
+		cmds = append(cmds, strings.TrimSpace(cmd))
+	}
+	return cmds
+}
+
+// TestDev_noDaemon is make dev-slapd as the README tells a newcomer to
+// rehearse a departure: slapd and the config up, nothing in the inbox and
+// no daemon; the printed lines, pasted in order, hire, retire, forecast,
+// revoke on the forecast's date, lock and restore with the real ldapsync;
+// Ctrl-C stops slapd. The rehearsal runs on the real clock (the retirement
+// is effective today), so this test does too: every date in it is today's,
+// or one the binary prints.
+func TestDev_noDaemon(t *testing.T) {
+	if err := slapdtest.Available(); err != nil {
+		slapdtest.New(t, slapdtest.Options{}) // skips, or fails under CI=true
+	}
+	bin := buildLdapsync(t)
+	dir := filepath.Join(t.TempDir(), "dev")
+	loc, err := time.LoadLocation("Asia/Ho_Chi_Minh") // rules.timezone in config.example.yaml
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().In(loc).Format(time.DateOnly)
+	out := &syncbuf.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- dev(ctx, options{Bin: bin, Dir: dir, Example: "../../config.example.yaml",
+			Personnel: "../../examples/personnel.csv", NoDaemon: true, Stdout: out, Stderr: out})
+	}()
+	url := waitFor(t, out, regexp.MustCompile(`LDAP URL +(\S+)`))[1]
+	waitFor(t, out, regexp.MustCompile(`Ctrl-C here stops slapd`))
+	after := time.Now().In(loc).Format(time.DateOnly)
+	text := out.String()
+	t.Logf("banner:\n%s", text)
+	slapdUp := func() error {
+		b, err := exec.Command("ldapwhoami", "-x", "-H", url).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, b)
+		}
+		return nil
+	}
+	if err := slapdUp(); err != nil {
+		t.Fatalf("slapd is not up: %v", err)
+	}
+
+	// The config, by its absolute path, in the banner and in every command.
+	cfg := waitFor(t, out, regexp.MustCompile(`(?m)^config +(\S+)$`))[1]
+	if want := filepath.Join(dir, "config.yaml"); cfg != want || !filepath.IsAbs(cfg) {
+		t.Errorf("config printed as %q, want the absolute %q", cfg, want)
+	}
+	if _, err := os.Stat(cfg); err != nil {
+		t.Fatal(err)
+	}
+	// No personnel file in the inbox, no daemon: nothing holds the state.
+	if files, err := os.ReadDir(filepath.Join(dir, "inbox")); err != nil || len(files) != 0 {
+		t.Errorf("inbox: %v, %v; want it empty", files, err)
+	}
+	if pid, err := lockHolder(filepath.Join(dir, "state", "lock")); pid != 0 || err != nil {
+		t.Errorf("the state directory is held by pid %d (%v): a daemon runs", pid, err)
+	}
+	if strings.Contains(text, "ldapsync daemon") {
+		t.Errorf("the banner speaks of a daemon:\n%s", text)
+	}
+	// The retirement file: today where effective dates are reckoned.
+	retire, err := os.ReadFile(filepath.Join(dir, "retire.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var today string
+	for _, d := range []string{before, after} {
+		if string(retire) == "event_id,type,effective,employee_id\nRET-1,retire,"+d+","+retireEmployee+"\n" {
+			today = d
+		}
+	}
+	if today == "" {
+		t.Fatalf("retire.csv is\n%s\nwant RET-1 retiring %s on %s", retire, retireEmployee, after)
+	}
+
+	// The commands, in the banner's order, and what each must show.
+	ls := shellQuote(bin) + " "
+	steps := []struct {
+		name   string
+		prefix string
+		has    []string
+		lack   []string
+	}{
+		{"hires", ls + "apply --config " + cfg + " ../../examples/personnel.csv", nil, nil},
+		{"retirement", ls + "apply --config " + cfg + " " + filepath.Join(dir, "retire.csv"), nil, nil},
+		{"retiree locked", "ldapsearch ", []string{"dn: uid=" + retireUID + ",ou=people,", "ldapsyncStatus: locked",
+			"ldapsyncDepartureKind: retire", "ldapsyncDepartureDate: " + today, "ldapsyncLockAt:", "ldapsyncRevokeAt:", "pwdAccountLockedTime:"}, nil},
+		{"forecast", ls + "forecast --config " + cfg + " --days 200", []string{"revoke"}, nil},
+		{"sweep", ls + "sweep --config " + cfg + " --now DATE", nil, nil},
+		{"retiree revoked", "ldapsearch ", []string{"dn: uid=" + retireUID + ",ou=revoked,", "ldapsyncStatus: revoked"}, nil},
+		{"lock", ls + "lock --config " + cfg + " " + lockUID + " --reason compromised --request SOC-1 --note ", nil, nil},
+		{"locked", "ldapsearch ", []string{"ldapsyncStatus: locked", "ldapsyncLockReason: compromised", "pwdAccountLockedTime:"}, nil},
+		{"restore", ls + "restore --config " + cfg + " " + lockUID + " --request REQ-1", []string{filepath.Join(dir, "letters", lockUnit) + "/"}, nil},
+		{"restored", "ldapsearch ", []string{"ldapsyncStatus: active"}, []string{"pwdAccountLockedTime", "ldapsyncLockReason"}},
+		{"requests", ls + "requests --config " + cfg, nil, nil},
+	}
+	var cmds []string
+	for _, c := range bannerCommands(text) {
+		if !strings.Contains(c, "COMMAND") {
+			cmds = append(cmds, c)
+		}
+	}
+	if len(cmds) != len(steps) {
+		t.Fatalf("%d commands in the banner, want %d:\n%s", len(cmds), len(steps), strings.Join(cmds, "\n"))
+	}
+	for _, c := range cmds {
+		if strings.HasPrefix(c, "ldapsearch ") {
+			for _, a := range []string{"ldapsyncStatus", "ldapsyncLockReason", "ldapsyncDepartureKind", "ldapsyncDepartureDate",
+				"ldapsyncLockAt", "ldapsyncRevokeAt", "pwdAccountLockedTime"} {
+				if !strings.Contains(c, " "+a) {
+					t.Errorf("ldapsearch does not ask for %s:\n%s", a, c)
+				}
+			}
+		}
+	}
+	// A newcomer's shell has a login name: the operator the audit records.
+	env := os.Environ()
+	if os.Getenv("USER") == "" && os.Getenv("SUDO_USER") == "" {
+		env = append(env, "USER=rehearsal")
+	}
+	revokeAt := regexp.MustCompile(`(?m)^(\S+) +revoke +` + regexp.QuoteMeta(retireUID) + ` `)
+	var date string
+	for i, s := range steps {
+		cmd := cmds[i]
+		if !strings.HasPrefix(cmd, s.prefix) {
+			t.Fatalf("%s: command %d is\n%s\nwant it to start %q", s.name, i, cmd, s.prefix)
+		}
+		if s.name == "sweep" {
+			cmd = strings.Replace(cmd, "DATE", shellQuote(date), 1)
+		}
+		c := exec.Command("sh", "-c", cmd)
+		c.Env = env
+		got, err := c.CombinedOutput()
+		t.Logf("%s\n%s", cmd, got)
+		// The first sweep exits 1 when sync.guard holds inactivity locks,
+		// as the banner says; the revocation is checked on the entry.
+		if err != nil && !(s.name == "sweep" && c.ProcessState.ExitCode() == 1) {
+			t.Fatalf("%s: %s: %v\n%s", s.name, cmd, err, got)
+		}
+		for _, h := range s.has {
+			if !strings.Contains(string(got), h) {
+				t.Errorf("%s: output lacks %q:\n%s", s.name, h, got)
+			}
+		}
+		for _, h := range s.lack {
+			if strings.Contains(string(got), h) {
+				t.Errorf("%s: output has %q:\n%s", s.name, h, got)
+			}
+		}
+		if s.name == "forecast" {
+			m := revokeAt.FindStringSubmatch(string(got))
+			if m == nil {
+				t.Fatalf("forecast names no revocation of %s:\n%s", retireUID, got)
+			}
+			date = m[1]
+		}
+	}
+
+	cancel() // Ctrl-C
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("ldapsync-dev: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ldapsync-dev did not return after Ctrl-C:\n%s", out)
+	}
+	if err := slapdUp(); err == nil {
+		t.Errorf("slapd still answers on %s after Ctrl-C", url)
+	}
+	if !strings.Contains(out.String(), "slapd stopped") {
+		t.Errorf("no word of slapd stopping:\n%s", out)
+	}
+}
+
+// TestRehearsal_accounts checks the rehearsal's people against the example
+// personnel file: the retiree is there and staff, so the departure locks at
+// once; the locked and restored account's unit is there.
+func TestRehearsal_accounts(t *testing.T) {
+	f, err := os.Open("../../examples/personnel.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	rc := rules.DefaultConfig()
+	rc.Units = []*rules.Unit{{Name: "Sở Thông tin và Truyền thông", Kind: rules.KindDepartment, Abbr: "sotttt"}}
+	r, errs := rules.New(rc, "rules")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var retiree, unit bool
+	for _, row := range rows[1:] {
+		if row[col["employee_id"]] == retireEmployee {
+			retiree = true
+			if title := row[col["title"]]; r.IsLeaderTitle(title) {
+				t.Errorf("%s is a leader (%q): the departure would not lock at once", retireEmployee, title)
+			}
+		}
+		unit = unit || row[col["unit"]] == lockUnit
+	}
+	if !retiree {
+		t.Errorf("no %s in the example personnel file", retireEmployee)
+	}
+	if !unit {
+		t.Errorf("no one in unit %s in the example personnel file", lockUnit)
 	}
 }
 
