@@ -52,7 +52,7 @@ func (r *Rules) Actions(a *Account) []Action {
 		return nil
 	}
 	act := func(k ActionKind, at time.Time, why, key string) Action {
-		return Action{Kind: k, UID: a.UID, EmployeeID: a.EmployeeID, Unit: a.Unit, At: at, Article: k.Article(), Why: why, Key: key}
+		return Action{Kind: k, UID: a.UID, EmployeeID: a.EmployeeID, Unit: a.Unit, At: at.In(r.Location), Article: k.Article(), Why: why, Key: key}
 	}
 	l := a.Lifecycle
 	if d := l.Departure; !d.IsZero() {

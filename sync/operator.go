@@ -41,7 +41,7 @@ func (a OperatorAction) event(now time.Time) (Event, error) {
 		probs = append(probs, "--request is required: the reference of the request or report (NT 6.3: a restore follows a request)")
 	}
 	if a.By == "" {
-		probs = append(probs, "the operator is unknown")
+		probs = append(probs, "the operator is unknown: give --by NAME")
 	}
 	ev := Event{Source: SourceOperator, Type: a.Type, Effective: rules.Date{}, UID: strings.ToLower(a.UID),
 		Note: a.Note, Request: a.Request, RequestedBy: a.By, Received: now}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -12,7 +14,7 @@ import (
 // per event that needs none, with the reason.
 func (p *Plan) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "EVENT\tTYPE\tOPERATION\tUID\tEMPLOYEE\tUNIT\tDETAIL")
+	fmt.Fprintln(tw, "EVENT\tTYPE\tOPERATION\tUID\tEMPLOYEE\tUNIT\tARTICLE\tDETAIL")
 	for _, o := range p.Ops {
 		detail := ""
 		switch o.Kind {
@@ -24,18 +26,26 @@ func (p *Plan) WriteTable(w io.Writer) error {
 			detail = "delete the old tombstone"
 		case OpGroups:
 			detail = strings.Join(nonEmpty(prefixed("join ", o.Join), prefixed("leave ", o.Leave)), "; ")
+		case OpLock:
+			detail = o.LockReason
+		case OpRestore, OpReinstate:
+			detail = "new password in a sealed letter; must change at next login"
+		case OpRevoke:
+			detail = "revoke for good"
+		case OpUpdate, OpMove:
+			detail = formatDetail(o.Detail)
 		}
 		if o.Note != "" {
 			detail = strings.Join(nonEmpty(detail, o.Note), "; ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.EventID, o.Type, o.Kind, o.UID, o.EmployeeID, o.Unit, detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.EventID, o.Type, o.Kind, o.UID, o.EmployeeID, o.Unit, o.Article, detail)
 	}
 	for _, group := range []struct {
 		label string
 		list  []Outcome
-	}{{"(held)", p.Held}, {"(nothing to do)", p.Satisfied}, {"(refused)", p.Refused}} {
+	}{{"(held)", p.Held}, {"(nothing to do)", p.Satisfied}, {"(refused)", p.Refused}, {"(withdrawn)", p.Withdrawn}} {
 		for _, o := range group.list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t%s\t%s\t%s\n", o.Event.ID, o.Event.Type, group.label, o.Event.EmployeeID, o.Event.Unit, o.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t%s\t%s\t%s\t%s\n", o.Event.ID, o.Event.Type, group.label, o.Event.EmployeeID, o.Event.Unit, o.Event.Type.Article(), o.Reason)
 		}
 	}
 	return tw.Flush()
@@ -52,7 +62,7 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 			return err
 		}
 	}
-	for _, list := range [][]Outcome{p.Held, p.Satisfied, p.Refused} {
+	for _, list := range [][]Outcome{p.Held, p.Satisfied, p.Refused, p.Withdrawn} {
 		for _, o := range list {
 			obj := struct {
 				EventID    string    `json:"event_id"`
@@ -67,6 +77,16 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// formatDetail writes an operation's detail as "k=v" pairs in key order.
+func formatDetail(d map[string]string) string {
+	keys := slices.Sorted(maps.Keys(d))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + d[k]
+	}
+	return strings.Join(parts, ", ")
 }
 
 func nonEmpty(ss ...string) []string {

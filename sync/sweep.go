@@ -96,6 +96,9 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 			}
 		}
 	}
+	if !res.Next.IsZero() {
+		res.Next = res.Next.In(r.Location)
+	}
 	res.Limit = e.cfg.Guard.limit(managed)
 	if len(inactive) > res.Limit && !o.Confirm && !e.sweepConfirmed() {
 		res.HeldInactive = len(inactive)
@@ -183,6 +186,7 @@ func (e *Engine) Forecast(ctx context.Context, days int) (*Forecast, error) {
 	}
 	now := e.now()
 	r := e.Rules()
+	now = now.In(r.Location)
 	f := &Forecast{From: now, To: now.AddDate(0, 0, days)}
 	for i := range snap.People {
 		a := &snap.People[i]
@@ -233,6 +237,7 @@ func (e *Engine) Requests() []Request {
 		default:
 			continue
 		}
+		q.Received, q.Due = q.Received.In(r.Location), q.Due.In(r.Location)
 		q.Overdue = !now.Before(q.Due)
 		out = append(out, q)
 	}

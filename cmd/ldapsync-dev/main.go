@@ -273,9 +273,9 @@ no export needed ("COMMAND --help" for its flags):
   # 3. when the revocation falls due: the AT of the "revoke %s" line
   %s --days 200
 
-  # 4. rehearse that day. DATE is that AT pasted whole (RFC 3339: its day
-  #    alone may be in UTC, a day early), or YYYY-MM-DD of any later day;
-  #    an earlier day revokes nothing (try it with --dry-run). The accounts
+  # 4. rehearse that day. DATE is that AT pasted whole (RFC 3339, in
+  #    rules.timezone), or YYYY-MM-DD of that day or any later one; an
+  #    earlier day revokes nothing (try it with --dry-run). The accounts
   #    still unused by then are due an inactivity lock (NT 6.2.a): on this
   #    first sweep sync.guard holds them and says so (exit status 1); the
   #    revocation is done all the same and the entry moves to ou=revoked.

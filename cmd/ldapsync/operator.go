@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -79,12 +80,16 @@ func (a *app) operate(ctx context.Context, f *operatorFlags,
 }
 
 // operatorName is who runs the command, for the audit: --by, else the
-// login behind sudo, else the user.
+// login behind sudo, else the user ($USER, $LOGNAME, or the account the
+// process runs as: a root shell in a container sets none of the others).
 func (a *app) operatorName(by string) string {
-	for _, v := range []string{by, a.getenv("SUDO_USER"), a.getenv("USER")} {
+	for _, v := range []string{by, a.getenv("SUDO_USER"), a.getenv("USER"), a.getenv("LOGNAME")} {
 		if v != "" {
 			return v
 		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
 	}
 	return ""
 }
