@@ -46,9 +46,10 @@ type Action struct {
 // not happened yet, due or not: a departure's lock and revocation, or the
 // inactivity lock of an account in use. A sweep takes those whose At has
 // passed; a forecast lists those to come. Accounts ldapsync does not
-// manage (no ldapsyncStatus) schedule nothing.
+// manage (no ldapsyncStatus) are never locked for inactivity; a departure
+// an event set on one is followed all the same.
 func (r *Rules) Actions(a *Account) []Action {
-	if a.Revoked || a.Status == "" || a.Status == StatusRevoked {
+	if a.Revoked || a.Status == StatusRevoked {
 		return nil
 	}
 	act := func(k ActionKind, at time.Time, why, key string) Action {
@@ -70,7 +71,7 @@ func (r *Rules) Actions(a *Account) []Action {
 		}
 		return out
 	}
-	if a.Locked {
+	if a.Locked || a.Status == "" {
 		return nil
 	}
 	at, basis := r.InactivityLockAt(a)

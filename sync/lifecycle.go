@@ -304,15 +304,15 @@ func (st *planState) titleChange(p *Plan, e *Entry) {
 	if ev.Leader != nil {
 		leader = *ev.Leader
 	}
+	l := acct.Lifecycle
+	current := l.Leader
+	if l.LeaderSince.IsZero() {
+		current = r.IsLeaderTitle(acct.Title) // the title before this change
+	}
 	if acct.Title != ev.Title {
 		title := ev.Title
 		st.update(p, e, acct, rules.PersonUpdate{Title: &title}, map[string]string{"title": title, "was": acct.Title})
 		acct.Title = title
-	}
-	l := acct.Lifecycle
-	current := l.Leader
-	if l.LeaderSince.IsZero() {
-		current = r.IsLeaderTitle(acct.Title)
 	}
 	if leader != current || (l.LeaderSince.IsZero() && leader != r.IsLeaderTitle(ev.Title)) {
 		l.Leader, l.LeaderSince = leader, ev.Effective
@@ -374,8 +374,8 @@ func (st *planState) returnTo(p *Plan, e *Entry) {
 		return
 	}
 	departed := !acct.Lifecycle.Departure.IsZero()
-	if !acct.Revoked && !departed && !acct.Locked && acct.Issued != ev.Key() {
-		st.refuse(p, e, "%s has a working account and no departure: there is nothing to return from", acct.UID)
+	if !acct.Revoked && !departed && acct.Issued != ev.Key() {
+		st.refuse(p, e, "%s has no departure and is not revoked: there is nothing to return from (a locked account is restored with ldapsync restore)", acct.UID)
 		return
 	}
 	n := len(p.Ops)

@@ -312,6 +312,11 @@ func (st *planState) hire(p *Plan, e *Entry) {
 				ev.EmployeeID, acct.UID, acct.CN, acct.Unit, ev.Name.Full(), ev.Unit, diff)
 			return
 		}
+		if d := acct.Lifecycle.Departure; !d.IsZero() {
+			refuse("employee %s left (%s effective %s, account %s); a returning person gets the same account back with a return event (NT 2.1)",
+				ev.EmployeeID, d.Kind, d.Effective, acct.UID)
+			return
+		}
 		n := len(p.Ops)
 		switch {
 		case acct.Locked:

@@ -69,10 +69,12 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 	managed := 0
 	for i := range snap.People {
 		a := &snap.People[i]
-		if a.Revoked || a.Status == "" {
+		if a.Revoked {
 			continue
 		}
-		managed++
+		if a.Status != "" {
+			managed++
+		}
 		for _, x := range r.Actions(a) {
 			if now.Before(x.At) {
 				if res.Next.IsZero() || x.At.Before(res.Next) {
@@ -88,7 +90,7 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 				events = append(events, ev)
 			}
 		}
-		if firstSeenNeeded(a) {
+		if a.Status != "" && firstSeenNeeded(a) {
 			ev := Event{Source: SourceSweep, ID: "first_seen:" + a.UID, Type: FirstSeen, Effective: rules.DateOf(now.In(r.Location)),
 				EmployeeID: a.EmployeeID, UID: a.UID, Received: now}
 			if _, _, known := e.journal.Lookup(ev.Key()); !known {
