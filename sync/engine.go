@@ -330,7 +330,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.runCtx.Store(&ctx)
 	e.treeStale.Store(true)
 	e.sweepAt.Store(e.now().UnixNano()) // catch up on what fell due while stopped
-	dirty := true // pending events left by an earlier run are processed at once
+	dirty := true                       // pending events left by an earlier run are processed at once
 	poll := time.NewTicker(e.cfg.Inbox.Poll.Std())
 	defer poll.Stop()
 	sched, err := startScheduler(ctx, e.Rules().Location, e.log, []job{

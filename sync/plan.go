@@ -246,7 +246,7 @@ type planState struct {
 	// tombstones.
 	byUID map[string]*rules.Account
 	taken map[string]bool
-	alloc      *rules.Allocator
+	alloc *rules.Allocator
 	// names caches each uid's DN and mail address: a hire has three
 	// operations.
 	names map[string][2]string
