@@ -429,3 +429,33 @@ func TestEngine_FirstSweepGuard(t *testing.T) {
 		}
 	}
 }
+
+// Open requests carry their deadline: 3 working days for an account (or
+// its effective date, if later), 30 working minutes for a restore.
+func TestEngine_Requests(t *testing.T) {
+	env := newLifeEnv(t)
+	n, _ := rules.ParseFullName("Lê Văn Tuấn")
+	day := rules.DateOf(env.now.In(env.r.Location))
+	old := env.now.AddDate(0, 0, -10)
+	events := []Event{
+		{Source: SourceInbox, ID: "H1", Type: Hire, EmployeeID: "NV1", Name: n, Unit: "sotttt", Effective: rules.DateOf(old.In(env.r.Location)), Received: old},
+		{Source: SourceInbox, ID: "H2", Type: Hire, EmployeeID: "NV2", Name: n, Unit: "sotttt", Effective: day.AddDays(40), Received: env.now},
+		{Source: SourceOperator, ID: "restore:x", Type: Restore, UID: "tuanlv", Request: "R9", Effective: day, RequestReceived: env.now.Add(-time.Hour), Received: env.now},
+	}
+	if _, err := env.eng.journal.Add(events, env.now); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Request{}
+	for _, q := range env.eng.Requests() {
+		got[q.EventID] = q
+	}
+	if q := got["H1"]; !q.Due.Equal(env.r.IssueDue(old)) || !q.Overdue || q.Article != "NT 5.2.a; BTC 4" {
+		t.Errorf("old hire: %+v", q)
+	}
+	if q := got["H2"]; !q.Due.Equal(day.AddDays(40).In(env.r.Location)) || q.Overdue {
+		t.Errorf("hire for a later date: %+v", q)
+	}
+	if q := got["restore:x"]; !q.Due.Equal(env.r.RestoreDue(env.now.Add(-time.Hour))) || q.Article != "NT 6.3" {
+		t.Errorf("restore: %+v", q)
+	}
+}

@@ -122,7 +122,9 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 			return res, err
 		}
 	}
-	if res.HeldInactive == 0 && !e.sweepConfirmed() {
+	// The first sweep is the first one that judged accounts: one on an
+	// empty directory confirms nothing.
+	if res.HeldInactive == 0 && managed > 0 && !e.sweepConfirmed() {
 		if err := e.confirmSweep(); err != nil {
 			return res, err
 		}
@@ -232,7 +234,12 @@ func (e *Engine) Requests() []Request {
 		switch ev.Type {
 		case Hire:
 			q.Who, q.Received = ev.EmployeeID+" "+ev.Name.Full(), ev.Received
+			// BTC 4's 3 working days; an account asked for a later date is
+			// due on that date.
 			q.Due = r.IssueDue(ev.Received)
+			if start := ev.Effective.In(r.Location); start.After(q.Due) {
+				q.Due = start
+			}
 		case Restore:
 			q.Who, q.Received = ev.UID, ev.RequestReceived
 			q.Due = r.RestoreDue(ev.RequestReceived)
