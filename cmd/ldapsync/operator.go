@@ -33,9 +33,19 @@ func (a *app) operatorFlags(fs *flag.FlagSet) *operatorFlags {
 	return &operatorFlags{common: a.commonFlags(fs), output: fs.String("output", "text", "output format: text or json")}
 }
 
+// access is what a command needs of the directory when it runs without a
+// daemon.
+type access int
+
+const (
+	journalOnly access = iota // the journal alone (requests)
+	readDir                   // reads the directory (forecast)
+	writeDir                  // changes it (lock, restore, sweep): the tree is checked first
+)
+
 // operate runs remote against the daemon when one listens, else local on
 // an engine of its own.
-func (a *app) operate(ctx context.Context, f *operatorFlags,
+func (a *app) operate(ctx context.Context, f *operatorFlags, need access,
 	remote func(*api.Client) error, local func(*sync.Engine) error) int {
 	if *f.output != "text" && *f.output != "json" {
 		return a.fail(exitUsage, "--output %q: want text or json", *f.output)
@@ -57,11 +67,15 @@ func (a *app) operate(ctx context.Context, f *operatorFlags,
 	case !errors.Is(err, api.ErrNoDaemon):
 		return a.fail(exitFailure, "%v", err)
 	}
-	dir, err := dial(ctx, l.Cfg.Directory, log, false)
-	if err != nil {
-		return a.fail(exitFailure, "%v", err)
+	var dir sync.Directory
+	if need != journalOnly {
+		c, err := dial(ctx, l.Cfg.Directory, log, false)
+		if err != nil {
+			return a.fail(exitFailure, "%v", err)
+		}
+		defer c.Close()
+		dir = c
 	}
-	defer dir.Close()
 	eng, err := sync.Open(sync.Options{
 		Config: l.Cfg.Sync, Rules: l.Rules, Directory: dir, Layout: layout(l.Cfg.Directory),
 		Now: now, Log: log.With().Str("component", "sync").Logger(), Parallel: l.Cfg.Directory.Connections,
@@ -70,8 +84,10 @@ func (a *app) operate(ctx context.Context, f *operatorFlags,
 		return a.fail(exitFailure, "%v", err)
 	}
 	defer eng.Close()
-	if err := eng.EnsureTree(ctx); err != nil {
-		return a.fail(exitFailure, "%v", err)
+	if need == writeDir {
+		if err := eng.EnsureTree(ctx); err != nil {
+			return a.fail(exitFailure, "%v", err)
+		}
 	}
 	if err := local(eng); err != nil {
 		return a.fail(exitFailure, "%v", err)
@@ -182,7 +198,7 @@ rules.lifecycle.issue_within_days); a restore 30 working minutes after
 				return code
 			}
 			var reqs []sync.Request
-			code := a.operate(ctx, f,
+			code := a.operate(ctx, f, journalOnly,
 				func(c *api.Client) (err error) { reqs, err = c.Requests(ctx); return err },
 				func(e *sync.Engine) error { reqs = e.Requests(); return nil })
 			if code != exitOK {
@@ -239,7 +255,11 @@ and run "ldapsync sweep --confirm".`,
 			o := sync.SweepOptions{DryRun: *dry, Confirm: *confirm}
 			var ans *api.SweepAnswer
 			var sweepErr error
-			code := a.operate(ctx, f,
+			need := writeDir
+			if *dry {
+				need = readDir
+			}
+			code := a.operate(ctx, f, need,
 				func(c *api.Client) (err error) { ans, err = c.Sweep(ctx, o); return err },
 				func(e *sync.Engine) error {
 					res, err := e.Sweep(ctx, o)
@@ -288,7 +308,7 @@ are listed too. --now looks ahead from another day.`,
 				return exitUsage
 			}
 			var fc *sync.Forecast
-			code := a.operate(ctx, f,
+			code := a.operate(ctx, f, readDir,
 				func(c *api.Client) (err error) { fc, err = c.Forecast(ctx, *days); return err },
 				func(e *sync.Engine) (err error) { fc, err = e.Forecast(ctx, *days); return err })
 			if code != exitOK {
@@ -323,7 +343,7 @@ are listed too. --now looks ahead from another day.`,
 // submit sends an operator's action and prints the answer.
 func (a *app) submit(ctx context.Context, f *operatorFlags, act api.Action) int {
 	var res *sync.SubmitResult
-	code := a.operate(ctx, f,
+	code := a.operate(ctx, f, writeDir,
 		func(c *api.Client) (err error) { res, err = c.Submit(ctx, act); return err },
 		func(e *sync.Engine) (err error) {
 			res, err = e.Submit(ctx, sync.OperatorAction{Type: act.Type, UID: act.UID, Reason: act.Reason, Note: act.Note,
