@@ -3,6 +3,7 @@ module github.com/ldapsync/ldapsync
 go 1.26.8
 
 require (
+	filippo.io/age v1.3.2
 	github.com/go-ldap/ldap/v3 v3.4.15
 	github.com/mattn/go-isatty v0.0.20
 	github.com/robfig/cron/v3 v3.0.1
@@ -12,6 +13,8 @@ require (
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
+	filippo.io/hpke v0.4.0 // indirect
 	github.com/Azure/go-ntlmssp v0.1.1 // indirect
 	github.com/go-asn1-ber/asn1-ber v1.5.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect

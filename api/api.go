@@ -40,6 +40,49 @@ type Engine interface {
 	Requests() []sync.Request
 	Sweep(ctx context.Context, o sync.SweepOptions) (*sync.SweepResult, error)
 	Forecast(ctx context.Context, days int) (*sync.Forecast, error)
+	Holds(status string) []sync.Hold
+	Approve(ctx context.Context, id, by string) (*sync.Report, error)
+	Reject(ctx context.Context, id, by string) (*sync.Report, error)
+	IngestRoster(path string) (*sync.RosterResult, error)
+	Process(ctx context.Context) (*sync.Plan, sync.Report, error)
+	LettersDone(paths []string, by string) error
+}
+
+// Delivered is the body of POST /v1/letters/done.
+type Delivered struct {
+	Paths []string `json:"paths"`
+	By    string   `json:"by"`
+}
+
+// Decision is the body of POST /v1/holds/{id}/approve and .../reject.
+type Decision struct {
+	By string `json:"by"`
+}
+
+// ReconcileAnswer is what reconciling a roster did.
+type ReconcileAnswer struct {
+	Rows       int                    `json:"rows"`
+	Rejected   []string               `json:"rejected,omitempty"`
+	RejectedTo string                 `json:"rejected_to,omitempty"`
+	Added      int                    `json:"added"`
+	Duplicates int                    `json:"duplicates"`
+	Derived    map[sync.EventType]int `json:"derived"`
+	Report     sync.Report            `json:"report"`
+}
+
+// Reconcile reads the roster at path, journals what it derives and
+// processes it: the same for the socket and for a command with no daemon.
+func Reconcile(ctx context.Context, e Engine, path string) (*ReconcileAnswer, error) {
+	rr, err := e.IngestRoster(path)
+	if err != nil {
+		return nil, err
+	}
+	ans := &ReconcileAnswer{Rows: len(rr.Roster.Rows), RejectedTo: rr.RejectedPath, Added: rr.Added, Duplicates: rr.Duplicates, Derived: rr.Derived}
+	for _, r := range rr.Batch.Rejected {
+		ans.Rejected = append(ans.Rejected, r.Error())
+	}
+	_, ans.Report, err = e.Process(ctx)
+	return ans, err
 }
 
 // Action is the body of POST /v1/actions: an operator's lock or restore.
@@ -55,21 +98,21 @@ type Action struct {
 
 // SweepAnswer is what a sweep reports, on the wire and on the command line.
 type SweepAnswer struct {
-	Due          []rules.Action `json:"due"`
-	Ops          []sync.Op      `json:"ops"`
-	Applied      int            `json:"applied"`
-	Done         int            `json:"done"`
-	Refused      int            `json:"refused"`
-	Refusals     []string       `json:"refusals,omitempty"`
-	HeldInactive int            `json:"held_inactive"`
-	Limit        int            `json:"limit"`
-	Next         time.Time      `json:"next,omitzero"`
-	DryRun       bool           `json:"dry_run"`
+	Due      []rules.Action `json:"due"`
+	Ops      []sync.Op      `json:"ops"`
+	Applied  int            `json:"applied"`
+	Done     int            `json:"done"`
+	Refused  int            `json:"refused"`
+	Refusals []string       `json:"refusals,omitempty"`
+	Guarded  int            `json:"guarded"`
+	Holds    []string       `json:"holds,omitempty"`
+	Next     time.Time      `json:"next,omitzero"`
+	DryRun   bool           `json:"dry_run"`
 }
 
 // SweepAnswerOf summarises a sweep's result.
 func SweepAnswerOf(res *sync.SweepResult, dryRun bool) *SweepAnswer {
-	a := &SweepAnswer{Due: res.Due, HeldInactive: res.HeldInactive, Limit: res.Limit, Next: res.Next, DryRun: dryRun,
+	a := &SweepAnswer{Due: res.Due, Guarded: res.Report.Guarded, Holds: res.Report.Holds, Next: res.Next, DryRun: dryRun,
 		Applied: res.Report.Applied, Done: res.Report.Done, Refused: res.Report.Refused}
 	if res.Plan != nil {
 		a.Ops = res.Plan.Ops
@@ -92,10 +135,81 @@ type peerKey struct{}
 //
 //	POST /v1/actions          an operator's lock or restore; answers when applied
 //	GET  /v1/requests         the open requests and their deadlines
-//	POST /v1/sweep?dry_run=1&confirm=1
+//	POST /v1/sweep?dry_run=1
 //	GET  /v1/forecast?days=N
+//	GET  /v1/holds?status=pending
+//	POST /v1/holds/{id}/approve, /v1/holds/{id}/reject   {"by": NAME}
+//	POST /v1/reconcile?path=FILE   a roster file the daemon can read
+//	POST /v1/letters/done          {"paths": [...], "by": NAME}
 func Handler(e Engine, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/holds", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, e.Holds(r.URL.Query().Get("status")))
+	})
+	for _, verb := range []string{"approve", "reject"} {
+		mux.HandleFunc("POST /v1/holds/{id}/"+verb, func(w http.ResponseWriter, r *http.Request) {
+			var d Decision
+			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&d); err != nil {
+				reply(w, http.StatusBadRequest, problem{"bad request: " + err.Error()})
+				return
+			}
+			by := d.By
+			if peer := peerName(r.Context()); peer != "" && by != peer {
+				if by == "" {
+					by = peer
+				} else {
+					by += " (as " + peer + ")"
+				}
+			}
+			decide := e.Approve
+			if verb == "reject" {
+				decide = e.Reject
+			}
+			rep, err := decide(r.Context(), r.PathValue("id"), by)
+			if err != nil && rep == nil {
+				reply(w, http.StatusUnprocessableEntity, problem{err.Error()})
+				return
+			}
+			log.Info().Str("hold", r.PathValue("id")).Str("decision", verb).Str("by", by).Msg("hold decided")
+			if err != nil {
+				reply(w, http.StatusServiceUnavailable, problem{"decided; the run that followed failed and is retried: " + err.Error()})
+				return
+			}
+			reply(w, http.StatusOK, rep)
+		})
+	}
+	mux.HandleFunc("POST /v1/letters/done", func(w http.ResponseWriter, r *http.Request) {
+		var d Delivered
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&d); err != nil {
+			reply(w, http.StatusBadRequest, problem{"bad request: " + err.Error()})
+			return
+		}
+		by := d.By
+		if peer := peerName(r.Context()); peer != "" && by != peer {
+			if by == "" {
+				by = peer
+			} else {
+				by += " (as " + peer + ")"
+			}
+		}
+		if err := e.LettersDone(d.Paths, by); err != nil {
+			reply(w, http.StatusUnprocessableEntity, problem{err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, Delivered{Paths: d.Paths, By: by})
+	})
+	mux.HandleFunc("POST /v1/reconcile", func(w http.ResponseWriter, r *http.Request) {
+		ans, err := Reconcile(r.Context(), e, r.URL.Query().Get("path"))
+		if err != nil && ans == nil {
+			reply(w, http.StatusUnprocessableEntity, problem{err.Error()})
+			return
+		}
+		if err != nil {
+			reply(w, http.StatusServiceUnavailable, problem{"journaled; the run that followed failed and is retried: " + err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, ans)
+	})
 	mux.HandleFunc("POST /v1/actions", func(w http.ResponseWriter, r *http.Request) {
 		var a Action
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
@@ -125,7 +239,7 @@ func Handler(e Engine, log zerolog.Logger) http.Handler {
 		reply(w, http.StatusOK, e.Requests())
 	})
 	mux.HandleFunc("POST /v1/sweep", func(w http.ResponseWriter, r *http.Request) {
-		o := sync.SweepOptions{DryRun: r.URL.Query().Get("dry_run") == "1", Confirm: r.URL.Query().Get("confirm") == "1"}
+		o := sync.SweepOptions{DryRun: r.URL.Query().Get("dry_run") == "1"}
 		res, err := e.Sweep(r.Context(), o)
 		if err != nil && res == nil {
 			reply(w, http.StatusServiceUnavailable, problem{err.Error()})

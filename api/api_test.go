@@ -17,7 +17,38 @@ import (
 
 // fakeEngine records what the routes ask of it.
 type fakeEngine struct {
-	got sync.OperatorAction
+	got     sync.OperatorAction
+	decided string
+}
+
+func (f *fakeEngine) Holds(status string) []sync.Hold {
+	return []sync.Hold{{ID: "h1", Status: status}}
+}
+
+func (f *fakeEngine) Approve(_ context.Context, id, by string) (*sync.Report, error) {
+	if id != "h1" {
+		return nil, errors.New("sync: no hold " + id)
+	}
+	f.decided = "approve " + id + " " + by
+	return &sync.Report{Applied: 2}, nil
+}
+
+func (f *fakeEngine) Reject(ctx context.Context, id, by string) (*sync.Report, error) {
+	if id != "h1" {
+		return nil, errors.New("sync: no hold " + id)
+	}
+	f.decided = "reject " + id + " " + by
+	return &sync.Report{}, nil
+}
+
+func (f *fakeEngine) IngestRoster(path string) (*sync.RosterResult, error) {
+	return nil, errors.New("no roster here")
+}
+
+func (f *fakeEngine) LettersDone([]string, string) error { return nil }
+
+func (f *fakeEngine) Process(context.Context) (*sync.Plan, sync.Report, error) {
+	return &sync.Plan{}, sync.Report{}, nil
 }
 
 func (f *fakeEngine) Submit(_ context.Context, a sync.OperatorAction) (*sync.SubmitResult, error) {
@@ -32,8 +63,8 @@ func (f *fakeEngine) Requests() []sync.Request {
 	return []sync.Request{{EventID: "H1", Type: sync.Hire}}
 }
 
-func (f *fakeEngine) Sweep(_ context.Context, o sync.SweepOptions) (*sync.SweepResult, error) {
-	return &sync.SweepResult{Due: []rules.Action{{Kind: rules.ActionRevoke, UID: "tuanlv"}}, HeldInactive: map[bool]int{true: 0, false: 3}[o.Confirm]}, nil
+func (f *fakeEngine) Sweep(_ context.Context, _ sync.SweepOptions) (*sync.SweepResult, error) {
+	return &sync.SweepResult{Due: []rules.Action{{Kind: rules.ActionRevoke, UID: "tuanlv"}}, Report: sync.Report{Guarded: 3, Holds: []string{"h1"}}}, nil
 }
 
 func (f *fakeEngine) Forecast(_ context.Context, days int) (*sync.Forecast, error) {
@@ -82,11 +113,20 @@ func TestServer_RoutesOverTheSocket(t *testing.T) {
 	if reqs, err := c.Requests(ctx); err != nil || len(reqs) != 1 || reqs[0].EventID != "H1" {
 		t.Errorf("requests: %+v %v", reqs, err)
 	}
-	if ans, err := c.Sweep(ctx, sync.SweepOptions{}); err != nil || ans.HeldInactive != 3 || len(ans.Due) != 1 {
+	if ans, err := c.Sweep(ctx, sync.SweepOptions{}); err != nil || ans.Guarded != 3 || len(ans.Holds) != 1 || len(ans.Due) != 1 {
 		t.Errorf("sweep: %+v %v", ans, err)
 	}
-	if ans, err := c.Sweep(ctx, sync.SweepOptions{Confirm: true}); err != nil || ans.HeldInactive != 0 {
-		t.Errorf("confirmed sweep: %+v %v", ans, err)
+	if holds, err := c.Holds(ctx, sync.HoldPending); err != nil || len(holds) != 1 || holds[0].ID != "h1" {
+		t.Errorf("holds: %+v %v", holds, err)
+	}
+	if rep, err := c.Decide(ctx, "h1", "approve", "mai"); err != nil || rep.Applied != 2 {
+		t.Errorf("approve: %+v %v", rep, err)
+	}
+	if eng.decided != "approve h1 mai (as "+me.Username+")" {
+		t.Errorf("decided %q", eng.decided)
+	}
+	if _, err := c.Decide(ctx, "nope", "reject", "mai"); err == nil || !strings.Contains(err.Error(), "no hold") {
+		t.Errorf("reject of an unknown hold: %v", err)
 	}
 	if f, err := c.Forecast(ctx, 30); err != nil || len(f.Actions) != 1 {
 		t.Errorf("forecast: %+v %v", f, err)

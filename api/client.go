@@ -63,9 +63,6 @@ func (c *Client) Sweep(ctx context.Context, o sync.SweepOptions) (*SweepAnswer, 
 	if o.DryRun {
 		q.Set("dry_run", "1")
 	}
-	if o.Confirm {
-		q.Set("confirm", "1")
-	}
 	var res SweepAnswer
 	return &res, c.do(ctx, http.MethodPost, "/v1/sweep?"+q.Encode(), nil, &res)
 }
@@ -74,6 +71,33 @@ func (c *Client) Sweep(ctx context.Context, o sync.SweepOptions) (*SweepAnswer, 
 func (c *Client) Forecast(ctx context.Context, days int) (*sync.Forecast, error) {
 	var res sync.Forecast
 	return &res, c.do(ctx, http.MethodGet, "/v1/forecast?days="+strconv.Itoa(days), nil, &res)
+}
+
+// Holds lists the holds with status ("" for all).
+func (c *Client) Holds(ctx context.Context, status string) ([]sync.Hold, error) {
+	var res []sync.Hold
+	return res, c.do(ctx, http.MethodGet, "/v1/holds?status="+url.QueryEscape(status), nil, &res)
+}
+
+// Decide approves or rejects a hold (verb "approve" or "reject").
+func (c *Client) Decide(ctx context.Context, id, verb, by string) (*sync.Report, error) {
+	var res sync.Report
+	return &res, c.do(ctx, http.MethodPost, "/v1/holds/"+url.PathEscape(id)+"/"+verb, Decision{By: by}, &res)
+}
+
+// Reconcile has the daemon read the roster at path (absolute: the daemon
+// reads it).
+func (c *Client) Reconcile(ctx context.Context, path string) (*ReconcileAnswer, error) {
+	var res ReconcileAnswer
+	return &res, c.do(ctx, http.MethodPost, "/v1/reconcile?path="+url.QueryEscape(path), nil, &res)
+}
+
+// LettersDone has the daemon record the delivery of letters and remove
+// them (absolute paths); it answers with the operator it recorded.
+func (c *Client) LettersDone(ctx context.Context, paths []string, by string) (string, error) {
+	var res Delivered
+	err := c.do(ctx, http.MethodPost, "/v1/letters/done", Delivered{Paths: paths, By: by}, &res)
+	return res.By, err
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {

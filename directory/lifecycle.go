@@ -235,7 +235,7 @@ const (
 )
 
 // departureKinds are the values ldapsyncDepartureKind may hold.
-var departureKinds = []string{rules.DepartRetire, rules.DepartResign, rules.DepartTransferOut}
+var departureKinds = []string{rules.DepartRetire, rules.DepartResign, rules.DepartTransferOut, rules.DepartUnspecified}
 
 // SetLifecycle makes the lifecycle attributes of the person at dn exactly
 // l, in one modify request: every attribute is replaced, and the attribute

@@ -68,6 +68,9 @@ const (
 	DepartRetire      = "retire"
 	DepartResign      = "resign"
 	DepartTransferOut = "transfer_out"
+	// DepartUnspecified is a departure whose kind is not known: a person
+	// the roster no longer lists, confirmed by an operator.
+	DepartUnspecified = "departure"
 )
 
 // Lifecycle are the lifecycle facts and deadlines ldapsync keeps on a
@@ -104,7 +107,7 @@ type Lifecycle struct {
 
 // Departure is a departure in force on an account.
 type Departure struct {
-	Kind      string // DepartRetire, DepartResign or DepartTransferOut
+	Kind      string // DepartRetire, DepartResign, DepartTransferOut or DepartUnspecified
 	Effective Date
 	// Event is the key (source/event_id) of the event that reported it:
 	// a withdrawal names it.

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	"filippo.io/age"
+	"filippo.io/age/agessh"
+
 	"github.com/ldapsync/ldapsync/internal/field"
 )
 
@@ -65,9 +68,17 @@ type Unit struct {
 	Abbr string `yaml:"abbr"`
 	// Units are the units directly under this one.
 	Units []*Unit `yaml:"units"`
+	// AgeRecipients are the public keys the unit's sealed letters are
+	// encrypted to with age: X25519 keys (age1…), post-quantum keys
+	// (age1pq1…, not mixed with the others) or SSH keys (ssh-ed25519 …,
+	// ssh-rsa …). A unit without any takes its nearest ancestor's; a tree
+	// without any writes plain letters, readable by their owner only.
+	// Default: none.
+	AgeRecipients []string `yaml:"age_recipients"`
 
-	parent  *Unit
-	account string
+	parent     *Unit
+	account    string
+	recipients []age.Recipient
 }
 
 // Account returns the unit's organisational account name as BuildUnitTree
@@ -77,6 +88,18 @@ func (u *Unit) Account() string { return u.account }
 // Parent returns the unit above u, nil at the top. It is set by
 // BuildUnitTree.
 func (u *Unit) Parent() *Unit { return u.parent }
+
+// LetterRecipients returns the age recipients u's letters are encrypted
+// to: its own AgeRecipients, else those of the nearest unit above it that
+// has some; none means plain letters. They are parsed by BuildUnitTree.
+func (u *Unit) LetterRecipients() []age.Recipient {
+	for v := u; v != nil; v = v.parent {
+		if len(v.recipients) > 0 {
+			return v.recipients
+		}
+	}
+	return nil
+}
 
 // LadderAbbr returns the abbreviation rules 3 and 4 of Art. 4.2 append for
 // people of u: the abbreviation of the department or district u is, or
@@ -142,6 +165,7 @@ func (b *treeBuilder) walk(units []*Unit, parent *Unit, path string) {
 		if b.check(u, p) {
 			b.derive(u, p)
 		}
+		u.recipients = b.recipients(u.AgeRecipients, field.Join(p, "age_recipients"))
 		b.walk(u.Units, u, field.Join(p, "units"))
 	}
 }
@@ -223,6 +247,69 @@ func (b *treeBuilder) derive(u *Unit, p string) {
 	b.paths[account] = p
 	b.tree.byAccount[account] = u
 	u.account = account
+}
+
+// recipients parses a unit's age recipients, reporting each that does not
+// parse. A value is echoed only when it starts like a public key: an age
+// secret key pasted by mistake must not reach a log.
+func (b *treeBuilder) recipients(keys []string, p string) []age.Recipient {
+	var recs []age.Recipient
+	seen := map[string]bool{}
+	pq, classic := false, false
+	ok := true
+	for i, k := range keys {
+		ip := field.Index(p, i)
+		k = strings.TrimSpace(k)
+		r, err := parseRecipient(k)
+		if err != nil {
+			b.errs.Add(ip, "%v", err)
+			ok = false
+			continue
+		}
+		if seen[k] {
+			b.errs.Add(ip, "%q is listed twice", k)
+			ok = false
+			continue
+		}
+		seen[k] = true
+		if _, isPQ := r.(*age.HybridRecipient); isPQ {
+			pq = true
+		} else {
+			classic = true
+		}
+		recs = append(recs, r)
+	}
+	if pq && classic {
+		b.errs.Add(p, "post-quantum (age1pq1…) and other recipients cannot be mixed: age refuses to encrypt to both")
+		ok = false
+	}
+	if !ok {
+		return nil
+	}
+	return recs
+}
+
+// parseRecipient parses one age recipient: age1pq1… (post-quantum), age1…
+// (X25519) or an SSH public key line.
+func parseRecipient(k string) (age.Recipient, error) {
+	switch {
+	case strings.HasPrefix(k, "age1pq1"):
+		return age.ParseHybridRecipient(k)
+	case strings.HasPrefix(k, "age1"):
+		r, err := age.ParseX25519Recipient(k)
+		if err != nil {
+			return nil, fmt.Errorf("%w (plugin recipients, age1<plugin>1…, are not supported)", err)
+		}
+		return r, nil
+	case strings.HasPrefix(k, "ssh-"):
+		return agessh.ParseRecipient(k)
+	case strings.HasPrefix(strings.ToUpper(k), "AGE-SECRET-KEY-"), strings.HasPrefix(strings.ToUpper(k), "AGE-PLUGIN-"):
+		return nil, errors.New("this is a secret key, not a recipient: put its public key here (age-keygen -y) and keep the secret key off this host")
+	case k == "":
+		return nil, errors.New("empty")
+	default:
+		return nil, errors.New("not an age recipient: want age1…, age1pq1…, ssh-ed25519 … or ssh-rsa …")
+	}
 }
 
 // communeName returns the folded commune name without its designation and

@@ -1,10 +1,17 @@
 package rules
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+	"filippo.io/age/agessh"
 	"golang.org/x/text/unicode/norm"
 	"gopkg.in/yaml.v3"
 )
@@ -247,4 +254,132 @@ func TestBuildUnitTree_exampleConfig(t *testing.T) {
 	if communes != 64 {
 		t.Errorf("%d communes; want 64", communes)
 	}
+}
+
+// sshEd25519Key returns the authorized_keys line of a new Ed25519 key.
+func sshEd25519Key(t *testing.T) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wire []byte
+	for _, part := range [][]byte{[]byte("ssh-ed25519"), pub} {
+		wire = binary.BigEndian.AppendUint32(wire, uint32(len(part)))
+		wire = append(wire, part...)
+	}
+	return "ssh-ed25519 " + base64.StdEncoding.EncodeToString(wire) + " ops@ninhthuan"
+}
+
+func newX25519(t *testing.T) *age.X25519Identity {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestUnit_LetterRecipients(t *testing.T) {
+	dept, office := newX25519(t), newX25519(t)
+	roots := regulationTree()
+	roots[1].AgeRecipients = []string{dept.Recipient().String(), sshEd25519Key(t)} // sonv
+	roots[4].AgeRecipients = []string{dept.Recipient().String()}                   // ubnd_ns
+	roots[4].Units[0].AgeRecipients = []string{" " + office.Recipient().String()}  // vhtt_ns: its own wins
+	tree, errs := BuildUnitTree(roots, "rules.units")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	tests := []struct {
+		name, account string
+		want          []string
+	}{
+		{"own recipients", "sonv", []string{dept.Recipient().String(), "ssh-ed25519"}},
+		{"inherited from the department", "sonv_vp", []string{dept.Recipient().String(), "ssh-ed25519"}},
+		{"its own rather than its district's", "vhtt_ns", []string{office.Recipient().String()}},
+		{"none in its branch", "sotttt", nil},
+		{"none above a commune", "ubnd_phuochai", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, _ := tree.Lookup(tt.account)
+			got := u.LetterRecipients()
+			if len(got) != len(tt.want) {
+				t.Fatalf("%s: %d recipients; want %d", tt.account, len(got), len(tt.want))
+			}
+			for i, r := range got {
+				s := fmt.Sprint(r)
+				if x, ok := r.(*age.X25519Recipient); ok {
+					s = x.String()
+				}
+				if _, ssh := r.(*agessh.Ed25519Recipient); ssh {
+					s = "ssh-ed25519"
+				}
+				if s != tt.want[i] {
+					t.Errorf("%s: recipient %d is %s; want %s", tt.account, i, s, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestBuildUnitTree_recipientErrors(t *testing.T) {
+	x := newX25519(t).Recipient().String()
+	pq, err := age.GenerateHybridIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretKey := newX25519(t).String()
+	// The last character changed: the bech32 checksum fails.
+	last := "q"
+	if strings.HasSuffix(x, "q") {
+		last = "p"
+	}
+	badSum := x[:len(x)-1] + last
+	tests := []struct {
+		name string
+		keys []string
+		want string
+	}{
+		{"not a key", []string{x, "hello"},
+			"rules.units[1].age_recipients[1]: not an age recipient: want age1…, age1pq1…, ssh-ed25519 … or ssh-rsa …"},
+		{"bad checksum", []string{badSum},
+			"rules.units[1].age_recipients[0]: malformed recipient"},
+		{"a secret key is refused and not echoed", []string{secretKey},
+			"rules.units[1].age_recipients[0]: this is a secret key, not a recipient: put its public key here (age-keygen -y) and keep the secret key off this host"},
+		{"bad ssh key", []string{"ssh-ed25519 AAAA"},
+			"rules.units[1].age_recipients[0]: malformed SSH recipient"},
+		{"empty", []string{""}, "rules.units[1].age_recipients[0]: empty"},
+		{"twice", []string{x, x}, fmt.Sprintf("rules.units[1].age_recipients[1]: %q is listed twice", x)},
+		{"post-quantum and classic", []string{pq.Recipient().String(), x},
+			"rules.units[1].age_recipients: post-quantum (age1pq1…) and other recipients cannot be mixed: age refuses to encrypt to both"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			roots := regulationTree()
+			roots[1].AgeRecipients = tt.keys
+			tree, errs := BuildUnitTree(roots, "rules.units")
+			if tree != nil || len(errs) != 1 {
+				t.Fatalf("BuildUnitTree: %v; want one problem", errs)
+			}
+			if got := errs.Error(); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("got %s\nwant %s", got, tt.want)
+			}
+			if strings.Contains(errs.Error(), secretKey) {
+				t.Errorf("the secret key is in the message: %s", errs)
+			}
+		})
+	}
+	t.Run("post-quantum alone", func(t *testing.T) {
+		roots := regulationTree()
+		roots[1].AgeRecipients = []string{pq.Recipient().String()}
+		tree, errs := BuildUnitTree(roots, "rules.units")
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		u, _ := tree.Lookup("sonv_vp")
+		if _, ok := u.LetterRecipients()[0].(*age.HybridRecipient); !ok || len(u.LetterRecipients()) != 1 {
+			t.Errorf("recipients %v", u.LetterRecipients())
+		}
+	})
 }

@@ -76,6 +76,10 @@ type Report struct {
 	Refused   int // events that cannot be applied
 	Held      int // events not yet effective
 	Done      int // events completed, Satisfied included
+	// Guarded counts the events the mass-change guard held for an
+	// operator, in the holds Holds names.
+	Guarded int
+	Holds   []string
 }
 
 // Apply runs p's operations and returns the resolutions to journal: Done

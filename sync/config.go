@@ -30,20 +30,30 @@ type Config struct {
 }
 
 // GuardConfig is the "sync.guard" section: the brake on changes to many
-// accounts at once. Today it holds the first sweep on a directory when it
-// would lock more accounts for inactivity than it allows (until confirmed
-// with "ldapsync sweep --confirm").
+// accounts at once. A run that would lock, revoke, move or rename more
+// accounts than it allows applies none of those changes: they are held
+// (see Hold) until an operator approves or rejects them; the rest of the
+// run goes on.
 type GuardConfig struct {
-	// MaxCount is the most accounts one run may lock; default 50.
+	// MaxCount is the most accounts one run may lock, revoke, move or
+	// rename; default 50.
 	MaxCount int `yaml:"max_count"`
-	// MaxPercent is the most, in percent of the managed accounts, one run
-	// may lock; default 5. The smaller of the two limits applies.
+	// MaxPercent is the same limit in percent of the accounts ldapsync
+	// manages; default 5. The smaller of the two applies, but never below
+	// MinCount.
 	MaxPercent float64 `yaml:"max_percent"`
+	// MinCount is how many accounts a run may always change, however small
+	// the directory (5 % of 40 accounts is 2); default 5.
+	MinCount int `yaml:"min_count"`
+	// MinRosterRatio refuses a roster whole when it lists fewer people
+	// than this share of the accounts ldapsync manages (a truncated export,
+	// the wrong file); default 0.7.
+	MinRosterRatio float64 `yaml:"min_roster_ratio"`
 }
 
 // limit returns how many accounts of total one run may change.
 func (g GuardConfig) limit(total int) int {
-	return min(g.MaxCount, int(float64(total)*g.MaxPercent/100))
+	return min(g.MaxCount, max(g.MinCount, int(float64(total)*g.MaxPercent/100)))
 }
 
 // InboxConfig is the "sync.inbox" section.
@@ -62,17 +72,22 @@ type InboxConfig struct {
 	// Default 2s; 0 reads files at once. Writers that create the file
 	// under a dot-name and rename it need no settling.
 	Settle rules.Duration `yaml:"settle"`
+	// Headers maps the header texts of HR's exports (CSV headers, JSON
+	// Lines keys) to the columns they stand for, compared without case,
+	// marks, punctuation or extra spaces; a column's own name always
+	// works. A map here replaces the default, DefaultHeaders (Vietnamese).
+	Headers HeaderMap `yaml:"headers"`
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
 		StateDir: "/var/lib/ldapsync",
-		Inbox:    InboxConfig{Poll: rules.Duration(5 * time.Second), Settle: rules.Duration(2 * time.Second)},
+		Inbox:    InboxConfig{Poll: rules.Duration(5 * time.Second), Settle: rules.Duration(2 * time.Second), Headers: DefaultHeaders()},
 		RetryMin: rules.Duration(5 * time.Second),
 		RetryMax: rules.Duration(5 * time.Minute),
 		Schedule: ScheduleConfig{Tree: "@hourly", Sweep: "@hourly"},
-		Guard:    GuardConfig{MaxCount: 50, MaxPercent: 5},
+		Guard:    GuardConfig{MaxCount: 50, MaxPercent: 5, MinCount: 5, MinRosterRatio: 0.7},
 	}
 }
 
@@ -88,6 +103,7 @@ func (c Config) Validate(path string) field.List {
 	if c.Inbox.Settle < 0 {
 		errs.Add(field.Join(path, "inbox.settle"), "must not be negative")
 	}
+	errs.Append(c.Inbox.Headers.Validate(field.Join(path, "inbox.headers")))
 	if c.RetryMin <= 0 {
 		errs.Add(field.Join(path, "retry_min"), "must be positive")
 	}
@@ -98,8 +114,14 @@ func (c Config) Validate(path string) field.List {
 	if c.Guard.MaxCount < 0 {
 		errs.Add(field.Join(path, "guard.max_count"), "must not be negative")
 	}
+	if c.Guard.MinCount < 0 || c.Guard.MinCount > c.Guard.MaxCount {
+		errs.Add(field.Join(path, "guard.min_count"), "must be between 0 and max_count (%d)", c.Guard.MaxCount)
+	}
 	if c.Guard.MaxPercent < 0 || c.Guard.MaxPercent > 100 {
 		errs.Add(field.Join(path, "guard.max_percent"), "must be between 0 and 100")
+	}
+	if c.Guard.MinRosterRatio < 0 || c.Guard.MinRosterRatio > 1 {
+		errs.Add(field.Join(path, "guard.min_roster_ratio"), "must be between 0 and 1")
 	}
 	return errs
 }

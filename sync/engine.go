@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	gosync "sync"
 	"sync/atomic"
 	"syscall"
@@ -68,6 +69,8 @@ type Engine struct {
 	sweepAt atomic.Int64
 	// runCtx is Run's context, for work the inbox scan starts.
 	runCtx atomic.Pointer[context.Context]
+	// holds are the changes the mass-change guard keeps for an operator.
+	holds *holdStore
 }
 
 // runContext returns Run's context, or a background one outside Run.
@@ -115,7 +118,7 @@ func Open(o Options) (*Engine, error) {
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("sync: state directory %s is in use by another ldapsync process (a running daemon? drop files into its inbox instead)", c.StateDir)
+		return nil, fmt.Errorf("sync: state directory %s is in use by another ldapsync process (a running daemon? drop files into its inbox, or use a command that reaches it through its control socket: lock, restore, sweep, pending, approve, reconcile …)", c.StateDir)
 	}
 	now := o.Now
 	if now == nil {
@@ -139,8 +142,16 @@ func Open(o Options) (*Engine, error) {
 	if repaired {
 		log.Warn().Msg("audit log ended in a torn write from a crash; it was cut off")
 	}
+	holds, err := openHolds(holdsPath(c))
+	if err != nil {
+		journal.Close()
+		audit.Close()
+		lock.Close()
+		return nil, err
+	}
 	e := &Engine{
-		cfg: c, dir: o.Directory, layout: o.Layout, journal: journal, audit: audit, lock: lock, now: now, log: log,
+		holds: holds,
+		cfg:   c, dir: o.Directory, layout: o.Layout, journal: journal, audit: audit, lock: lock, now: now, log: log,
 		applier: Applier{
 			Dir: o.Directory, Letters: &Letters{Dir: c.Letters()}, Audit: audit,
 			Rand: o.Rand, Now: now, Log: log, Parallel: o.Parallel, AfterWrite: o.AfterWrite,
@@ -214,7 +225,7 @@ func (e *Engine) Process(ctx context.Context) (*Plan, Report, error) {
 func (e *Engine) process(ctx context.Context) (*Plan, Report, error) {
 	plan, total := &Plan{}, Report{}
 	for {
-		pending := e.journal.Pending()
+		pending := e.runnable()
 		if len(pending) == 0 {
 			break
 		}
@@ -227,6 +238,8 @@ func (e *Engine) process(ctx context.Context) (*Plan, Report, error) {
 		total.Refused += rep.Refused
 		total.Done += rep.Done
 		total.Held = rep.Held
+		total.Guarded += rep.Guarded
+		total.Holds = append(total.Holds, rep.Holds...)
 		if err != nil {
 			e.logBatch(total)
 			return plan, total, err
@@ -247,9 +260,16 @@ func (e *Engine) processOnce(ctx context.Context, pending []Entry) (*Plan, Repor
 	}
 	r := e.Rules()
 	plan := (&Planner{Rules: r, Layout: e.layout}).Plan(pending, snap, e.now())
+	hold, err := e.guard(plan, managedCount(snap))
+	if err != nil {
+		return plan, Report{}, err
+	}
 	applier := e.applier
 	applier.Rules = r
 	res, rep, err := applier.Apply(ctx, plan)
+	if hold != nil {
+		rep.Guarded, rep.Holds = len(plan.Guarded), []string{hold.ID}
+	}
 	// Refused events go to rejected/ before the journal says so: after a
 	// crash in between, a line written twice beats one never written.
 	if werr := e.setAsideRefused(pending, res); werr != nil {
@@ -266,6 +286,26 @@ func (e *Engine) processOnce(ctx context.Context, pending []Entry) (*Plan, Repor
 	return plan, rep, err
 }
 
+// runnable returns the pending events that no pending hold keeps back.
+func (e *Engine) runnable() []Entry {
+	pending := e.journal.Pending()
+	return slices.DeleteFunc(pending, func(en Entry) bool {
+		h := e.holds.of(en.Event.Key())
+		return h != nil && h.Status == HoldPending
+	})
+}
+
+// managedCount is how many live accounts ldapsync manages.
+func managedCount(snap *rules.Snapshot) int {
+	n := 0
+	for i := range snap.People {
+		if !snap.People[i].Revoked && snap.People[i].Status != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // logBatch logs one line per Process with its counts and the audit head,
 // which anchors the hash chain outside the file.
 func (e *Engine) logBatch(rep Report) {
@@ -274,7 +314,7 @@ func (e *Engine) logBatch(rep Report) {
 		ev = e.log.Debug()
 	}
 	seq, head := e.audit.Head()
-	ev.Int("applied", rep.Applied).Int("done", rep.Done).Int("refused", rep.Refused).Int("held", rep.Held).
+	ev.Int("applied", rep.Applied).Int("done", rep.Done).Int("refused", rep.Refused).Int("held", rep.Held).Int("guarded", rep.Guarded).
 		Uint64("audit_seq", seq).Str("audit_head", head).Msg("batch processed")
 }
 

@@ -66,13 +66,19 @@ const (
 	// Activity records activity reported by applications (NT 6.2.a), from
 	// an activity feed in the inbox.
 	Activity EventType = "activity"
+	// RosterDeparture is a person a roster no longer lists: a departure
+	// (NT 5.2.c) whose kind the roster cannot tell, which always waits for
+	// an operator's confirmation (ldapsync approve).
+	RosterDeparture EventType = rules.DepartUnspecified
 )
 
 // EventTypes lists the types an input file may carry, for messages.
 var EventTypes = []EventType{Hire, Applications, Transfer, TitleChange, Rename, Retire, Resign, TransferOut, Return, LeaveNotice, Withdraw}
 
 // Departure reports whether t is a departure (NT 5.2.c).
-func (t EventType) Departure() bool { return t == Retire || t == Resign || t == TransferOut }
+func (t EventType) Departure() bool {
+	return t == Retire || t == Resign || t == TransferOut || t == RosterDeparture
+}
 
 // Article returns the regulation articles that govern t, for the plan and
 // the audit.
@@ -86,7 +92,7 @@ func (t EventType) Article() string {
 		return "NT 5.2.b; BTC 6"
 	case TitleChange, Rename:
 		return "BTC 6"
-	case Retire, Resign, TransferOut, DeadlineLock, DeadlineRevoke:
+	case Retire, Resign, TransferOut, RosterDeparture, DeadlineLock, DeadlineRevoke:
 		return "NT 5.2.c"
 	case Return:
 		return "NT 2.1; NT 5.2.a"

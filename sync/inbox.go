@@ -222,8 +222,15 @@ func (e *Engine) ingest(name, stamp string, data []byte) (*IngestResult, error) 
 	if isActivityFeed(name) {
 		return e.ingestActivity(e.runContext(), name, stamp, data)
 	}
+	if IsRoster(name) {
+		rr, err := e.ingestRoster(name, stamp, data)
+		if rr == nil {
+			return nil, err
+		}
+		return rr.IngestResult, err
+	}
 	log := e.log.With().Str("file", name).Logger()
-	batch, err := Parse(name, data, SourceInbox, e.Rules(), e.now())
+	batch, err := Parse(name, data, SourceInbox, e.Rules(), e.now(), WithHeaders(e.cfg.Inbox.Headers))
 	if err != nil {
 		return nil, err
 	}

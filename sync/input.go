@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -51,7 +52,11 @@ type Batch struct {
 	Warnings []string
 
 	header    []string // CSV: the header as written
+	cols      []string // CSV: the column each header stands for
 	delimiter rune
+	headers   headerIndex
+	// encoding is the legacy encoding the file was read in, "" for UTF-8.
+	encoding string
 }
 
 // FileError is a problem with a whole file: no row of it can be read.
@@ -63,36 +68,46 @@ type FileError struct {
 func (e *FileError) Error() string { return e.File + ": " + e.Err.Error() }
 func (e *FileError) Unwrap() error { return e.Err }
 
+// ParseOption changes how Parse reads a file.
+type ParseOption func(*parseOptions)
+
+type parseOptions struct {
+	headers HeaderMap
+}
+
+// WithHeaders makes Parse read CSV headers and JSON Lines keys through m,
+// the config's sync.inbox.headers, instead of DefaultHeaders.
+func WithHeaders(m HeaderMap) ParseOption {
+	return func(o *parseOptions) { o.headers = m }
+}
+
 // Parse reads one input file. A FileError means nothing in it could be used;
 // otherwise every row is either an event or a rejection with its reasons.
-func Parse(name string, data []byte, source string, r *rules.Rules, received time.Time) (*Batch, error) {
-	b := &Batch{File: name, Format: FormatOf(name)}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	legacy := !utf8.Valid(data)
-	if legacy {
-		// Excel's plain "CSV" export on Vietnamese Windows is Windows-1258,
-		// which writes tones as combining marks; clean composes them. It is
-		// applied only once checkWindows1258 is confident of it.
-		dec, err := decodeWindows1258(data)
-		if err != nil {
-			return nil, &FileError{name, err}
-		}
-		data = dec
+// A file that is not UTF-8 is read in the legacy encoding it is written in,
+// when that can be told for sure (see readLegacy), with a warning.
+func Parse(name string, data []byte, source string, r *rules.Rules, received time.Time, opts ...ParseOption) (*Batch, error) {
+	var o parseOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
+	b := &Batch{File: name, Format: FormatOf(name), headers: defaultHeaderIndex}
+	if o.headers != nil {
+		idx, errs := o.headers.compile("sync.inbox.headers")
+		if len(errs) > 0 {
+			return nil, &FileError{name, fmt.Errorf("header map: %w", errs)}
+		}
+		b.headers = idx
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var records []Record
 	var err error
-	switch b.Format {
-	case FormatCSV:
-		records, err = b.readCSV(data)
-	case FormatJSONL:
-		records, err = b.readJSONL(data)
-	default:
+	switch {
+	case b.Format == "":
 		err = fmt.Errorf("unknown file type %q: want .csv or .jsonl (.ndjson)", filepath.Ext(name))
-	}
-	if err == nil && legacy {
-		if err = b.checkWindows1258(records); err == nil {
-			b.Warnings = append(b.Warnings, "file is not UTF-8; read as Windows-1258 (save as \"CSV UTF-8\" to avoid this)")
-		}
+	case utf8.Valid(data):
+		records, err = b.read(data)
+	default:
+		records, err = b.readLegacy(data)
 	}
 	if err != nil {
 		return nil, &FileError{name, err}
@@ -102,6 +117,7 @@ func Parse(name string, data []byte, source string, r *rules.Rules, received tim
 	b.records = make([]Record, 0, len(records))
 	for _, rec := range records {
 		ev, probs := decode(rec, r, source, received)
+		probs = withProblems(probs, b.encodingProblems(rec))
 		if line, dup := first[ev.ID]; dup && ev.ID != "" {
 			// The journal would drop it as a duplicate, silently.
 			probs = append(probs, Problem{Field: FieldEventID, Msg: fmt.Sprintf("%q is used again (first on line %d)", ev.ID, line)})
@@ -116,6 +132,31 @@ func Parse(name string, data []byte, source string, r *rules.Rules, received tim
 	}
 	slices.SortStableFunc(b.Rejected, func(x, y Rejection) int { return x.Record.Origin.Line - y.Record.Origin.Line })
 	return b, nil
+}
+
+// read reads data, UTF-8, in the batch's format.
+func (b *Batch) read(data []byte) ([]Record, error) {
+	if b.Format == FormatJSONL {
+		return b.readJSONL(data)
+	}
+	return b.readCSV(data)
+}
+
+// withProblems adds more to probs, the problems decode found, in field
+// order; a field more names drops what decode said of it, so that each
+// field is reported once.
+func withProblems(probs, more []Problem) []Problem {
+	if len(more) == 0 {
+		return probs
+	}
+	out := slices.Clone(more)
+	for _, p := range probs {
+		if !slices.ContainsFunc(more, func(m Problem) bool { return m.Field == p.Field }) {
+			out = append(out, p)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Problem) int { return fieldOrder(a.Field) - fieldOrder(b.Field) })
+	return out
 }
 
 // reject moves Events[i] to the rejected records.
@@ -153,8 +194,25 @@ func detectDelimiter(data []byte) rune {
 	return best
 }
 
+// normalizeHeader is the key a header or JSON key is stored under when it
+// names no column (an "STT" column): lower case, spaces as "_". It also
+// finds the error column, as WriteRejected does.
 func normalizeHeader(h string) string {
 	return strings.ReplaceAll(strings.ToLower(clean(h)), " ", "_")
+}
+
+// column returns the field a CSV header or JSON key stands for: the error
+// column, a field of Fields named as such or through the header map, or
+// else normalizeHeader(h), which is no field.
+func (b *Batch) column(h string) string {
+	n := normalizeHeader(h)
+	if n == FieldError || slices.Contains(Fields, n) {
+		return n // most keys: no need to fold
+	}
+	if c := b.headers.column(h); slices.Contains(Fields, c) {
+		return c
+	}
+	return n
 }
 
 func (b *Batch) readCSV(data []byte) ([]Record, error) {
@@ -171,24 +229,28 @@ func (b *Batch) readCSV(data []byte) ([]Record, error) {
 	}
 	b.header = header
 	cols := make([]string, len(header))
-	seen := map[string]bool{}
+	seen := map[string]string{} // column → the header that named it
 	var unknown []string
 	for i, h := range header {
-		c := normalizeHeader(h)
+		c := b.column(h)
 		cols[i] = c
+		prev, dup := seen[c]
 		switch {
 		case c == "":
 			continue
-		case seen[c]:
+		case dup && normalizeHeader(prev) == normalizeHeader(h):
 			return nil, fmt.Errorf("header: column %q appears twice", c)
+		case dup:
+			return nil, fmt.Errorf("header: %q and %q both stand for the column %s (see sync.inbox.headers)", prev, h, c)
 		case !slices.Contains(Fields, c) && c != FieldError:
 			unknown = append(unknown, h)
 		}
-		seen[c] = true
+		seen[c] = h
 	}
+	b.cols = cols
 	var missing []string
 	for _, c := range requiredColumns {
-		if !seen[c] {
+		if _, ok := seen[c]; !ok {
 			missing = append(missing, c)
 		}
 	}
@@ -262,8 +324,10 @@ func (b *Batch) readJSONL(data []byte) ([]Record, error) {
 			continue
 		}
 		var probs []Problem
-		for k, raw := range obj {
-			key := normalizeHeader(k)
+		keys := map[string]string{} // field → the key that named it
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			raw := obj[k]
+			key := b.column(k)
 			if key == FieldError {
 				continue
 			}
@@ -271,6 +335,11 @@ func (b *Batch) readJSONL(data []byte) ([]Record, error) {
 				probs = append(probs, Problem{Field: k, Msg: "unknown field"})
 				continue
 			}
+			if prev, dup := keys[key]; dup {
+				probs = append(probs, Problem{Field: k, Msg: fmt.Sprintf("stands for %s, as %q does", key, prev)})
+				continue
+			}
+			keys[key] = k
 			v, err := jsonString(raw)
 			if err != nil {
 				probs = append(probs, Problem{Field: key, Msg: err.Error()})

@@ -3,20 +3,27 @@ package sync
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/template"
 	"time"
 
+	"filippo.io/age"
+	"filippo.io/age/armor"
+
 	"github.com/ldapsync/ldapsync/internal/secret"
 	"github.com/ldapsync/ldapsync/rules"
 )
 
 // Letters writes sealed credential letters: one file per issued password,
-// mode 0600, in a directory per unit, mode 0700. The first password is
-// written nowhere else (BTC 4: "phong bì có dấu mật").
+// mode 0600, in a directory per unit, mode 0700, encrypted with age when
+// the unit has recipients (rules.Unit.AgeRecipients). The first password
+// is written nowhere else (BTC 4: "phong bì có dấu mật").
 type Letters struct {
 	Dir string
 }
@@ -93,22 +100,75 @@ func describeProfile(p rules.PasswordProfile) string {
 	return s
 }
 
-// Path returns where the letter for uid issued for event goes: a directory
-// per unit, one file per account and event, so a replay after a crash
-// rewrites the same letter instead of leaving two.
-func (l *Letters) Path(unit, uid string, ev *Event) string {
+// Letter file extensions: a plain letter, and one encrypted with age.
+const (
+	plainExt     = ".txt"
+	encryptedExt = ".txt.age"
+)
+
+// base returns the letter's path without its extension: a directory per
+// unit, one file per account and event, so a replay after a crash rewrites
+// the same letter instead of leaving two.
+func (l *Letters) base(unit, uid string, ev *Event) string {
 	id := strings.NewReplacer("/", "_", ":", "_").Replace(ev.ID)
-	return filepath.Join(l.Dir, unit, uid+"_"+id+".txt")
+	return filepath.Join(l.Dir, unit, uid+"_"+id)
+}
+
+// Path returns where the letter for uid issued for event is:
+// <unit>/<uid>_<event>.txt.age when it was encrypted, .txt when not. It
+// looks at the letters directory, because whether a letter is encrypted
+// depends on the unit's recipients when it was written; for a letter not
+// written (yet), it returns the .txt path. PathFor says where Write would
+// put it.
+func (l *Letters) Path(unit, uid string, ev *Event) string {
+	b := l.base(unit, uid, ev)
+	if _, err := os.Lstat(b + encryptedExt); err == nil {
+		return b + encryptedExt
+	}
+	return b + plainExt
+}
+
+// PathFor returns where Write puts the letter for uid issued for event in
+// unit u: .txt.age when u has age recipients (its own or inherited), .txt
+// when not.
+func (l *Letters) PathFor(u *rules.Unit, uid string, ev *Event) string {
+	b := l.base(u.Account(), uid, ev)
+	if len(u.LetterRecipients()) > 0 {
+		return b + encryptedExt
+	}
+	return b + plainExt
 }
 
 // Write writes the letter atomically (temporary file, fsync, rename) and
-// returns its path.
+// returns its path. When the unit has age recipients (Unit.LetterRecipients)
+// the letter is encrypted to them in memory and only the ciphertext reaches
+// the disk. A letter of the same account and event in the other form (the
+// recipients changed between a crash and its replay) is removed, so the
+// unit keeps one letter, the one whose password is set.
 func (l *Letters) Write(lt Letter) (string, error) {
 	var buf bytes.Buffer
+	defer func() { b := buf.Bytes(); clear(b[:cap(b)]) }() // the password
 	if err := letterTmpl.Execute(&buf, lt); err != nil {
 		return "", fmt.Errorf("letter: %w", err)
 	}
-	path := l.Path(lt.Unit.Account(), lt.UID, lt.Event)
+	data := buf.Bytes()
+	path, stale := l.PathFor(lt.Unit, lt.UID, lt.Event), ""
+	if recips := lt.Unit.LetterRecipients(); len(recips) > 0 {
+		var enc bytes.Buffer
+		w, err := age.Encrypt(&enc, recips...)
+		if err != nil {
+			return "", fmt.Errorf("letter for %s: encrypt: %w", lt.UID, err)
+		}
+		if _, err := w.Write(data); err != nil {
+			return "", fmt.Errorf("letter for %s: encrypt: %w", lt.UID, err)
+		}
+		if err := w.Close(); err != nil {
+			return "", fmt.Errorf("letter for %s: encrypt: %w", lt.UID, err)
+		}
+		data, stale = enc.Bytes(), strings.TrimSuffix(path, encryptedExt)+plainExt
+	} else {
+		stale = strings.TrimSuffix(path, plainExt) + encryptedExt
+	}
 	dir := filepath.Dir(path)
 	for _, d := range []string{l.Dir, dir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -120,20 +180,64 @@ func (l *Letters) Write(lt Letter) (string, error) {
 			return "", fmt.Errorf("letter: %w", err)
 		}
 	}
-	if err := writeFileAtomic(path, buf.Bytes(), 0o600); err != nil {
+	if err := writeFileAtomic(path, data, 0o600); err != nil {
 		return "", fmt.Errorf("letter: %w", err)
+	}
+	switch err := os.Remove(stale); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return "", fmt.Errorf("letter: remove the superseded %s: %w", stale, err)
+	default:
+		if err := syncDir(dir); err != nil {
+			return "", fmt.Errorf("letter: %w", err)
+		}
 	}
 	return path, nil
 }
 
-// ReadLetter returns the account name and first password a letter holds.
+// ReadLetter returns the account name and first password a plain letter
+// holds. An encrypted letter needs ReadLetterWith and an identity.
 func ReadLetter(path string) (uid string, pw secret.Secret, err error) {
+	return ReadLetterWith(path)
+}
+
+// ReadLetterWith returns the account name and first password a letter
+// holds, decrypting it with one of ids when it is encrypted with age
+// (binary or armored). A plain letter needs no identity.
+func ReadLetterWith(path string, ids ...age.Identity) (uid string, pw secret.Secret, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", secret.Secret{}, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	br := bufio.NewReader(f)
+	var r io.Reader = br
+	switch head, _ := br.Peek(len(armor.Header)); {
+	case bytes.HasPrefix(head, []byte(ageMagic)), bytes.Equal(head, []byte(armor.Header)):
+		if len(ids) == 0 {
+			return "", secret.Secret{}, fmt.Errorf("letter %s is encrypted with age: an identity is needed to read it", path)
+		}
+		if bytes.Equal(head, []byte(armor.Header)) {
+			r = armor.NewReader(br)
+		}
+		if r, err = age.Decrypt(r, ids...); err != nil {
+			return "", secret.Secret{}, fmt.Errorf("letter %s: %w", path, err)
+		}
+	}
+	uid, pw, err = parseLetter(r)
+	if err != nil {
+		return "", secret.Secret{}, fmt.Errorf("letter %s: %w", path, err)
+	}
+	return uid, pw, nil
+}
+
+// ageMagic starts every binary age file.
+const ageMagic = "age-encryption.org/"
+
+// parseLetter finds the account name and password in a letter's text by
+// their labels.
+func parseLetter(r io.Reader) (uid string, pw secret.Secret, err error) {
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if v, ok := strings.CutPrefix(line, labelUID); ok {
@@ -147,7 +251,7 @@ func ReadLetter(path string) (uid string, pw secret.Secret, err error) {
 		return "", secret.Secret{}, err
 	}
 	if uid == "" || pw.IsZero() {
-		return "", secret.Secret{}, fmt.Errorf("letter %s: no account or password in it", path)
+		return "", secret.Secret{}, errors.New("no account or password in it")
 	}
 	return uid, pw, nil
 }

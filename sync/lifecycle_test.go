@@ -405,28 +405,61 @@ func TestEngine_OperatorLockRestore(t *testing.T) {
 	}
 }
 
-// The first sweep on a directory does not lock more accounts for
-// inactivity than the guard allows, unless confirmed.
-func TestEngine_FirstSweepGuard(t *testing.T) {
-	env := newLifeEnv(t)
-	env.eng.cfg.Guard = GuardConfig{MaxCount: 2, MaxPercent: 100}
-	for i := range 4 {
-		env.hire(fmt.Sprintf("NV%d", i), "Lê Văn "+[]string{"Tuấn", "Nam", "Hùng", "Bình"}[i], "sotttt", "Chuyên viên")
-	}
-	lockAt, _ := env.r.InactivityLockAt(env.person("NV0"))
-	env.now = lockAt
-	res := env.sweep()
-	if res.HeldInactive != 4 || res.Report.Applied != 0 {
-		t.Fatalf("first sweep: held %d applied %d", res.HeldInactive, res.Report.Applied)
-	}
-	res, err := env.eng.Sweep(context.Background(), SweepOptions{Confirm: true})
-	if err != nil || res.HeldInactive != 0 {
-		t.Fatalf("confirmed sweep: %+v %v", res, err)
-	}
-	for i := range 4 {
-		if a := env.person(fmt.Sprintf("NV%d", i)); !a.Locked {
-			t.Errorf("NV%d: %s", i, status(a))
-		}
+// A sweep that would lock more accounts than the guard allows (the first
+// on a directory, say) locks none: they are held until an operator
+// approves (they run) or rejects (they never run, and are not proposed
+// again).
+func TestEngine_GuardHoldsMassLocks(t *testing.T) {
+	for _, decision := range []string{HoldApproved, HoldRejected} {
+		t.Run(decision, func(t *testing.T) {
+			env := newLifeEnv(t)
+			env.eng.cfg.Guard = GuardConfig{MaxCount: 2, MaxPercent: 100, MinCount: 1}
+			for i := range 4 {
+				env.hire(fmt.Sprintf("NV%d", i), "Lê Văn "+[]string{"Tuấn", "Nam", "Hùng", "Bình"}[i], "sotttt", "Chuyên viên")
+			}
+			lockAt, _ := env.r.InactivityLockAt(env.person("NV0"))
+			env.now = lockAt
+			res := env.sweep()
+			if res.Report.Guarded != 4 || res.Report.Applied != 0 || len(res.Report.Holds) != 1 {
+				t.Fatalf("sweep: %+v", res.Report)
+			}
+			holds := env.eng.Holds(HoldPending)
+			if len(holds) != 1 || holds[0].Counts["lock"] != 4 || len(holds[0].Sample) != 4 {
+				t.Fatalf("holds %+v", holds)
+			}
+			id := holds[0].ID
+			// A second sweep proposes nothing new.
+			if res := env.sweep(); res.Report.Applied != 0 || len(env.eng.Holds(HoldPending)) != 1 {
+				t.Fatalf("second sweep: %+v, holds %+v", res.Report, env.eng.Holds(""))
+			}
+			if _, err := env.eng.Approve(context.Background(), id, ""); err == nil {
+				t.Errorf("a decision without a name was taken")
+			}
+			decide := env.eng.Approve
+			if decision == HoldRejected {
+				decide = env.eng.Reject
+			}
+			if _, err := decide(context.Background(), id, "Trần Thị Mai"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := decide(context.Background(), id, "Trần Thị Mai"); err == nil {
+				t.Errorf("a hold was decided twice")
+			}
+			env.sweep()
+			for i := range 4 {
+				a := env.person(fmt.Sprintf("NV%d", i))
+				if a.Locked != (decision == HoldApproved) {
+					t.Errorf("NV%d after %s: %s", i, decision, status(a))
+				}
+			}
+			if len(env.eng.Holds(HoldPending)) != 0 {
+				t.Errorf("holds left pending: %+v", env.eng.Holds(HoldPending))
+			}
+			data, _ := os.ReadFile(AuditPath(env.cfg))
+			if !strings.Contains(string(data), `"action":"hold_`+decision+`"`) || !strings.Contains(string(data), `"requested_by":"Trần Thị Mai"`) {
+				t.Errorf("the audit does not record the decision and who made it")
+			}
+		})
 	}
 }
 

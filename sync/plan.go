@@ -98,6 +98,8 @@ type Plan struct {
 	Refused []Outcome
 	// Withdrawn events were cancelled by a withdraw before they ran.
 	Withdrawn []Outcome
+	// Guarded events wait for an operator's approval (see Hold).
+	Guarded []Outcome
 }
 
 // Planner turns events into operations. It is a pure function of its

@@ -5,10 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -18,20 +15,10 @@ import (
 // SourceSweep is the source of the events a sweep journals.
 const SourceSweep = "sweep"
 
-// sweepConfirmed is the file, in the state directory, that says the first
-// sweep on this directory went through: until it exists, a sweep that
-// would lock more accounts for inactivity than the guard allows holds
-// those locks (389ds issue #776: switching the rule on must not lock half
-// a province at once).
-const sweepConfirmed = "sweep-confirmed"
-
 // SweepOptions change what a sweep does.
 type SweepOptions struct {
 	// DryRun plans the due actions and changes nothing.
 	DryRun bool
-	// Confirm lets the first sweep lock more accounts for inactivity than
-	// the guard allows.
-	Confirm bool
 }
 
 // SweepResult is what a sweep found and did.
@@ -42,9 +29,6 @@ type SweepResult struct {
 	// sweep applied.
 	Plan   *Plan
 	Report Report
-	// HeldInactive counts the inactivity locks the first-sweep guard held;
-	// Limit is the guard's limit.
-	HeldInactive, Limit int
 	// Next is when the next action falls due, zero when none is known.
 	Next time.Time
 }
@@ -65,15 +49,10 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 	r := e.Rules()
 	res := &SweepResult{}
 	var events []Event
-	var inactive []Event
-	managed := 0
 	for i := range snap.People {
 		a := &snap.People[i]
 		if a.Revoked {
 			continue
-		}
-		if a.Status != "" {
-			managed++
 		}
 		for _, x := range r.Actions(a) {
 			if now.Before(x.At) {
@@ -83,31 +62,22 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 				continue
 			}
 			res.Due = append(res.Due, x)
-			ev := e.sweepEvent(a, x, now)
-			if x.Kind == rules.ActionInactivityLock {
-				inactive = append(inactive, ev)
-			} else {
-				events = append(events, ev)
-			}
+			events = append(events, e.sweepEvent(a, x, now))
 		}
 		if a.Status != "" && firstSeenNeeded(a) {
-			ev := Event{Source: SourceSweep, ID: "first_seen:" + a.UID, Type: FirstSeen, Effective: rules.DateOf(now.In(r.Location)),
-				EmployeeID: a.EmployeeID, UID: a.UID, Received: now}
-			if _, _, known := e.journal.Lookup(ev.Key()); !known {
-				events = append(events, ev)
-			}
+			events = append(events, Event{Source: SourceSweep, ID: "first_seen:" + a.UID, Type: FirstSeen, Effective: rules.DateOf(now.In(r.Location)),
+				EmployeeID: a.EmployeeID, UID: a.UID, Received: now})
 		}
 	}
+	// An action taken, refused, or rejected by an operator (see Hold) is
+	// not proposed again: its id follows the fact, and a new fact gives a
+	// new id.
+	events = slices.DeleteFunc(events, func(ev Event) bool {
+		_, _, known := e.journal.Lookup(ev.Key())
+		return known
+	})
 	if !res.Next.IsZero() {
 		res.Next = res.Next.In(r.Location)
-	}
-	res.Limit = e.cfg.Guard.limit(managed)
-	if len(inactive) > res.Limit && !o.Confirm && !e.sweepConfirmed() {
-		res.HeldInactive = len(inactive)
-		e.log.Warn().Int("inactivity_locks", len(inactive)).Int("limit", res.Limit).
-			Msg("first sweep on this directory would lock more accounts for inactivity than sync.guard allows; they are held: check them with 'ldapsync forecast' and run 'ldapsync sweep --confirm'")
-	} else {
-		events = append(events, inactive...)
 	}
 	if o.DryRun {
 		entries := make([]Entry, len(events))
@@ -122,15 +92,8 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 			return res, err
 		}
 	}
-	// The first sweep is the first one that judged accounts: one on an
-	// empty directory confirms nothing.
-	if res.HeldInactive == 0 && managed > 0 && !e.sweepConfirmed() {
-		if err := e.confirmSweep(); err != nil {
-			return res, err
-		}
-	}
 	res.Plan, res.Report, err = e.process(ctx)
-	e.log.Info().Int("due", len(res.Due)).Int("applied", res.Report.Applied).Int("held_inactive", res.HeldInactive).
+	e.log.Info().Int("due", len(res.Due)).Int("applied", res.Report.Applied).Int("guarded", res.Report.Guarded).
 		Time("next", res.Next).Msg("sweep done")
 	return res, err
 }
@@ -156,19 +119,6 @@ func (e *Engine) sweepEvent(a *rules.Account, x rules.Action, now time.Time) Eve
 // record of when ldapsync first saw it: its inactivity counts from then.
 func firstSeenNeeded(a *rules.Account) bool {
 	return a.Lifecycle.FirstSeen.IsZero() && a.LastLogin.IsZero() && a.Lifecycle.LastActive.IsZero() && a.PasswordChanged.IsZero()
-}
-
-func (e *Engine) sweepConfirmed() bool {
-	_, err := os.Stat(filepath.Join(e.cfg.StateDir, sweepConfirmed))
-	return err == nil
-}
-
-func (e *Engine) confirmSweep() error {
-	path := filepath.Join(e.cfg.StateDir, sweepConfirmed)
-	if err := writeFileAtomic(path, []byte("the first sweep on this directory went through at "+e.now().Format(time.RFC3339)+"\n"), 0o600); err != nil {
-		return fmt.Errorf("sync: %w", err)
-	}
-	return nil
 }
 
 // Forecast is what a forecast lists.
@@ -263,6 +213,3 @@ func (e *Engine) warnOverdue() {
 		}
 	}
 }
-
-// errNoAccount is an operator's event for a username no account has.
-var errNoAccount = errors.New("no such account")

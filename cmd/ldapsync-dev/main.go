@@ -276,10 +276,14 @@ no export needed ("COMMAND --help" for its flags):
   # 4. rehearse that day. DATE is that AT pasted whole (RFC 3339, in
   #    rules.timezone), or YYYY-MM-DD of that day or any later one; an
   #    earlier day revokes nothing (try it with --dry-run). The accounts
-  #    still unused by then are due an inactivity lock (NT 6.2.a): on this
-  #    first sweep sync.guard holds them and says so (exit status 1); the
-  #    revocation is done all the same and the entry moves to ou=revoked.
+  #    still unused by then are due an inactivity lock (NT 6.2.a): with the
+  #    revocation, more accounts than sync.guard lets one run change, so
+  #    the sweep holds them all for an operator and says so (exit status 1)
   %s --now DATE
+  #    what is held, with its ID; approve it (on the same day): the
+  #    revocation is done and the entry moves to ou=revoked
+  %s
+  %s ID --by "$USER" --now DATE
   %s
 
   # 5. an operator's lock (NT 6.2.b): %s's password is compromised
@@ -300,7 +304,7 @@ Ctrl-C here stops slapd and leaves nothing running.
 		rel(o.Personnel), cmd("apply"), q(rel(o.Personnel)),
 		retireUID, retireEmployee, rel(retire), cmd("apply"), q(rel(retire)), search(retireUID),
 		retireUID, cmd("forecast"),
-		cmd("sweep"), search(retireUID),
+		cmd("sweep"), cmd("pending"), cmd("approve"), search(retireUID),
 		lockUID, cmd("lock"), lockUID, search(lockUID),
 		rel(filepath.Join(letters, lockUnit)), cmd("restore"), lockUID, search(lockUID),
 		cmd("requests"))

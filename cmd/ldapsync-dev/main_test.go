@@ -389,6 +389,8 @@ func TestDev_noDaemon(t *testing.T) {
 			"ldapsyncDepartureKind: retire", "ldapsyncDepartureDate: " + today, "ldapsyncLockAt:", "ldapsyncRevokeAt:", "pwdAccountLockedTime:"}, nil},
 		{"forecast", ls + "forecast --config " + cfg + " --days 200", []string{"revoke"}, nil},
 		{"sweep", ls + "sweep --config " + cfg + " --now DATE", nil, nil},
+		{"pending", ls + "pending --config " + cfg, []string{"revoke " + retireUID}, nil},
+		{"approve", ls + "approve --config " + cfg + " ID --by", []string{"approved"}, nil},
 		{"retiree revoked", "ldapsearch ", []string{"dn: uid=" + retireUID + ",ou=revoked,", "ldapsyncStatus: revoked"}, nil},
 		{"lock", ls + "lock --config " + cfg + " " + lockUID + " --reason compromised --request SOC-1 --note ", nil, nil},
 		{"locked", "ldapsearch ", []string{"ldapsyncStatus: locked", "ldapsyncLockReason: compromised", "pwdAccountLockedTime:"}, nil},
@@ -421,21 +423,24 @@ func TestDev_noDaemon(t *testing.T) {
 		env = append(env, "USER=rehearsal")
 	}
 	revokeAt := regexp.MustCompile(`(?m)^(\S+) +revoke +` + regexp.QuoteMeta(retireUID) + ` `)
-	var date string
+	var date, hold string
 	for i, s := range steps {
 		cmd := cmds[i]
 		if !strings.HasPrefix(cmd, s.prefix) {
 			t.Fatalf("%s: command %d is\n%s\nwant it to start %q", s.name, i, cmd, s.prefix)
 		}
-		if s.name == "sweep" {
+		switch s.name {
+		case "sweep":
 			cmd = strings.Replace(cmd, "DATE", shellQuote(date), 1)
+		case "approve":
+			cmd = strings.Replace(strings.Replace(cmd, "DATE", shellQuote(date), 1), " ID ", " "+hold+" ", 1)
 		}
 		c := exec.Command("sh", "-c", cmd)
 		c.Env = env
 		got, err := c.CombinedOutput()
 		t.Logf("%s\n%s", cmd, got)
-		// The first sweep exits 1 when sync.guard holds inactivity locks,
-		// as the banner says; the revocation is checked on the entry.
+		// The sweep exits 1 when sync.guard holds its changes, as the
+		// banner says; approve lets them run.
 		if err != nil && !(s.name == "sweep" && c.ProcessState.ExitCode() == 1) {
 			t.Fatalf("%s: %s: %v\n%s", s.name, cmd, err, got)
 		}
@@ -448,6 +453,9 @@ func TestDev_noDaemon(t *testing.T) {
 			if strings.Contains(string(got), h) {
 				t.Errorf("%s: output has %q:\n%s", s.name, h, got)
 			}
+		}
+		if s.name == "pending" {
+			hold, _, _ = strings.Cut(string(got), " ")
 		}
 		if s.name == "forecast" {
 			m := revokeAt.FindStringSubmatch(string(got))

@@ -238,13 +238,13 @@ last login (pwdLastSuccess), activity reported by applications
 never used counts from the later of its creation and the day ldapsync first
 saw it. The daemon sweeps by itself (sync.schedule.sweep, and when the next
 deadline falls); this runs one now. --now rehearses a later day.
-The first sweep on a directory holds its inactivity locks when they exceed
-sync.guard (max_count, max_percent): check them with "ldapsync forecast"
-and run "ldapsync sweep --confirm".`,
+Like any run, a sweep that would lock or revoke more accounts than
+sync.guard allows (the first one on a directory, say) applies none of
+those changes: they are held ("ldapsync pending") until approved or
+rejected. Exit status 1 when something was refused or held.`,
 		run: func(ctx context.Context, a *app, fs *flag.FlagSet, args []string) int {
 			f := a.operatorFlags(fs)
 			dry := fs.Bool("dry-run", false, "show what is due and would be done; change nothing")
-			confirm := fs.Bool("confirm", false, "let the first sweep lock more accounts than sync.guard allows")
 			if code := a.parse(fs, args); code >= 0 {
 				return code
 			}
@@ -252,7 +252,7 @@ and run "ldapsync sweep --confirm".`,
 				fs.Usage()
 				return exitUsage
 			}
-			o := sync.SweepOptions{DryRun: *dry, Confirm: *confirm}
+			o := sync.SweepOptions{DryRun: *dry}
 			var ans *api.SweepAnswer
 			var sweepErr error
 			need := writeDir
@@ -284,7 +284,7 @@ and run "ldapsync sweep --confirm".`,
 			if sweepErr != nil {
 				return a.fail(exitFailure, "%v (what was not done stays in the journal and is retried)", sweepErr)
 			}
-			if ans != nil && (ans.Refused > 0 || ans.HeldInactive > 0) {
+			if ans != nil && (ans.Refused > 0 || ans.Guarded > 0) {
 				return exitFailure
 			}
 			return exitOK
@@ -412,9 +412,9 @@ func (a *app) printSweep(ans *api.SweepAnswer) {
 	for _, r := range ans.Refusals {
 		fmt.Fprintf(a.stderr, "refused: %s\n", r)
 	}
-	if ans.HeldInactive > 0 {
-		fmt.Fprintf(a.stderr, "%d inactivity locks held: more than sync.guard allows (%d) on the first sweep of this directory; check them with 'ldapsync forecast' and run 'ldapsync sweep --confirm'\n",
-			ans.HeldInactive, ans.Limit)
+	if ans.Guarded > 0 {
+		fmt.Fprintf(a.stderr, "%d events held by the mass-change guard (hold %s): see 'ldapsync pending', then 'ldapsync approve ID --by NAME' or 'ldapsync reject ID --by NAME'\n",
+			ans.Guarded, strings.Join(ans.Holds, ", "))
 	}
 	if !ans.Next.IsZero() {
 		fmt.Fprintf(a.stdout, "next deadline: %s\n", ans.Next.Format(time.RFC3339))

@@ -51,7 +51,7 @@ Exit status: 0 planned, 1 rows rejected or the directory unreachable,
 				if err != nil {
 					return a.fail(exitFailure, "%v", err)
 				}
-				b, err := sync.Parse(path, data, sync.SourceInbox, l.Rules, now())
+				b, err := sync.Parse(path, data, sync.SourceInbox, l.Rules, now(), sync.WithHeaders(l.Cfg.Sync.Inbox.Headers))
 				var fe *sync.FileError
 				if errors.As(err, &fe) {
 					fmt.Fprintln(a.stderr, err)
