@@ -156,7 +156,9 @@ func TestSlapd_DepartureLifecycle(t *testing.T) {
 	if !s.Lifecycle.RevokeAt.Equal(staffRevoke) || !staffLock.Equal(day.In(env.r.Location)) {
 		t.Errorf("staff revoke_at on the entry %s, want %s", s.Lifecycle.RevokeAt, staffRevoke)
 	}
-	if min := day.In(env.r.Location).AddDate(0, 1, 1); leaderLock.Before(min) {
+	// A month counted as the Civil Code counts it (31 October + 1 month
+	// ends at 24:00 on 30 November), never a day less.
+	if min := (rules.Period{Months: 1}).AddTo(day.In(env.r.Location)).AddDate(0, 0, 1); leaderLock.Before(min) {
 		t.Fatalf("leader lock %s before a month after %s", leaderLock, day)
 	}
 
@@ -224,7 +226,7 @@ func TestSlapd_InactivitySweep(t *testing.T) {
 	}
 	idle = env.person("NV-1")
 	lockAt, basis := env.r.InactivityLockAt(&idle)
-	if created := idle.Created.In(env.r.Location); lockAt.Before(created.AddDate(0, 6, 0)) {
+	if created := idle.Created.In(env.r.Location); lockAt.Before((rules.Period{Months: 6}).AddTo(created).AddDate(0, 0, 1)) {
 		t.Fatalf("never-used account due at %s, before 6 months from its creation %s (%s)", lockAt, created, basis)
 	}
 	usedLock, _ := env.r.InactivityLockAt(&used)
