@@ -46,6 +46,7 @@ type Engine interface {
 	IngestRoster(path string) (*sync.RosterResult, error)
 	Process(ctx context.Context) (*sync.Plan, sync.Report, error)
 	LettersDone(paths []string, by string) error
+	AdoptRoster(ctx context.Context, path string, dryRun bool, by string) (*sync.AdoptResult, error)
 }
 
 // Delivered is the body of POST /v1/letters/done.
@@ -141,6 +142,7 @@ type peerKey struct{}
 //	POST /v1/holds/{id}/approve, /v1/holds/{id}/reject   {"by": NAME}
 //	POST /v1/reconcile?path=FILE   a roster file the daemon can read
 //	POST /v1/letters/done          {"paths": [...], "by": NAME}
+//	POST /v1/adopt?path=FILE&dry_run=1   {"by": NAME}
 func Handler(e Engine, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/holds", func(w http.ResponseWriter, r *http.Request) {
@@ -197,6 +199,31 @@ func Handler(e Engine, log zerolog.Logger) http.Handler {
 			return
 		}
 		reply(w, http.StatusOK, Delivered{Paths: d.Paths, By: by})
+	})
+	mux.HandleFunc("POST /v1/adopt", func(w http.ResponseWriter, r *http.Request) {
+		var d Decision
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&d); err != nil {
+			reply(w, http.StatusBadRequest, problem{"bad request: " + err.Error()})
+			return
+		}
+		by := d.By
+		if peer := peerName(r.Context()); peer != "" && by != peer {
+			if by == "" {
+				by = peer
+			} else {
+				by += " (as " + peer + ")"
+			}
+		}
+		res, err := e.AdoptRoster(r.Context(), r.URL.Query().Get("path"), r.URL.Query().Get("dry_run") == "1", by)
+		if err != nil && res == nil {
+			reply(w, http.StatusUnprocessableEntity, problem{err.Error()})
+			return
+		}
+		if err != nil {
+			reply(w, http.StatusServiceUnavailable, problem{"journaled; the run that followed failed and is retried: " + err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, res)
 	})
 	mux.HandleFunc("POST /v1/reconcile", func(w http.ResponseWriter, r *http.Request) {
 		ans, err := Reconcile(r.Context(), e, r.URL.Query().Get("path"))

@@ -47,6 +47,10 @@ func (f *fakeEngine) IngestRoster(path string) (*sync.RosterResult, error) {
 
 func (f *fakeEngine) LettersDone([]string, string) error { return nil }
 
+func (f *fakeEngine) AdoptRoster(context.Context, string, bool, string) (*sync.AdoptResult, error) {
+	return &sync.AdoptResult{}, nil
+}
+
 func (f *fakeEngine) Process(context.Context) (*sync.Plan, sync.Report, error) {
 	return &sync.Plan{}, sync.Report{}, nil
 }

@@ -100,6 +100,17 @@ func (c *Client) LettersDone(ctx context.Context, paths []string, by string) (st
 	return res.By, err
 }
 
+// Adopt has the daemon match the roster at path (absolute) with the
+// hand-made entries and, unless dryRun, adopt the exact matches.
+func (c *Client) Adopt(ctx context.Context, path string, dryRun bool, by string) (*sync.AdoptResult, error) {
+	q := url.Values{"path": {path}}
+	if dryRun {
+		q.Set("dry_run", "1")
+	}
+	var res sync.AdoptResult
+	return &res, c.do(ctx, http.MethodPost, "/v1/adopt?"+q.Encode(), Decision{By: by}, &res)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {

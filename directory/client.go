@@ -73,6 +73,8 @@ type Client struct {
 	log zerolog.Logger
 	pw  secret.Secret
 	tls *tls.Config // nil without TLS
+	// where tells where a person's entry may be.
+	where layout
 
 	// slots holds a token for every connection in use or being opened.
 	slots chan struct{}
@@ -98,8 +100,12 @@ func Dial(ctx context.Context, cfg Config, log zerolog.Logger) (*Client, error) 
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
+	where, err := cfg.layout()
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
 	c := &Client{
-		cfg: cfg, log: log, pw: pw, tls: tc,
+		cfg: cfg, log: log, pw: pw, tls: tc, where: where,
 		slots: make(chan struct{}, cfg.Connections),
 		conns: map[*ldap.Conn]bool{},
 	}

@@ -201,6 +201,10 @@ func TestPersonIndex_find(t *testing.T) {
 		{UID: "tuanlv.nh", DN: "uid=tuanlv.nh,ou=people,dc=ninhthuan,dc=gov,dc=vn"},
 		{UID: "a,b", DN: `uid=a\2Cb,ou=people,dc=ninhthuan,dc=gov,dc=vn`},
 		{UID: "old", DN: "uid=old,ou=revoked,dc=ninhthuan,dc=gov,dc=vn", Revoked: true},
+		// Adopted where they were made, one with a uid also under People.
+		{UID: "nam", DN: "uid=nam,ou=Users,dc=ninhthuan,dc=gov,dc=vn"},
+		{UID: "hoatt", DN: "cn=Trần Thị Hoa,ou=sotttt-old,dc=ninhthuan,dc=gov,dc=vn"},
+		{UID: "nam", DN: "uid=nam,ou=people,dc=ninhthuan,dc=gov,dc=vn"},
 	}
 	idx := c.newPersonIndex(people)
 	tests := []struct {
@@ -214,6 +218,10 @@ func TestPersonIndex_find(t *testing.T) {
 		{"uid=old,ou=revoked,dc=ninhthuan,dc=gov,dc=vn", 2},
 		{"uid=old,ou=people,dc=ninhthuan,dc=gov,dc=vn", -1}, // the live DN of a revoked person
 		{"uid=nobody,ou=people,dc=ninhthuan,dc=gov,dc=vn", -1},
+		{"uid=nam,ou=Users,dc=ninhthuan,dc=gov,dc=vn", 3},
+		{"UID=Nam,OU=users,DC=ninhthuan,DC=gov,DC=vn", 3},
+		{"cn=trần thị hoa,ou=SOTTTT-OLD,dc=ninhthuan,dc=gov,dc=vn", 4},
+		{"uid=nam,ou=people,dc=ninhthuan,dc=gov,dc=vn", 5},
 		{"", -1},
 	}
 	for _, tt := range tests {

@@ -86,9 +86,9 @@ func (c *Client) Unlock(ctx context.Context, dn string, pw secret.Secret, issued
 // works again. It removes pwdAccountLockedTime and ldapsyncLockReason,
 // sets ldapsyncStatus active and puts the account back in the active
 // group; pwdReset and the application groups stay as they are. A revoked
-// account (status revoked, or a tombstone, which is not under People) is
-// refused: Reinstate is the way back from a revocation. Lifting the lock of
-// an account that has none is success.
+// account (status revoked, or a tombstone under Revoked) is refused:
+// Reinstate is the way back from a revocation. Lifting the lock of an
+// account that has none is success.
 func (c *Client) LiftLock(ctx context.Context, dn string) error {
 	if err := c.checkPersonDN(dn); err != nil {
 		return fmt.Errorf("directory: lift lock %q: %w", dn, err)
@@ -112,13 +112,20 @@ func (c *Client) LiftLock(ctx context.Context, dn string) error {
 
 // Reinstate gives a departed person whose account was revoked the same
 // account back (NT 2.1: one account per person, never a second one). dn is
-// the live DN, as PersonDN builds it; the tombstone Revoke left is at the
-// same RDN under Revoked. Reinstate moves the tombstone back to dn, sets pw
+// the live DN, as PersonDN builds it, or the DN an adopted account had
+// elsewhere under the base; the tombstone Revoke left is at the same RDN
+// under Revoked. Reinstate moves the tombstone back under People with that
+// RDN (the DN PersonDN builds, for an RDN uid=<uid>): an adopted account
+// that lived elsewhere (ou=Users, a unit's OU) comes back with a new DN,
+// under People, and applications that stored its old DN must be told
+// (ldapsync keeps no record of where a tombstone came from, and the
+// service account may not add entries outside its containers). It sets pw
 // with Password Modify, and in one request removes ldapsyncRevokedTime,
 // the lock and its reason, sets ldapsyncStatus active, pwdReset: TRUE (the
 // user must change pw at the first login) and ldapsyncIssuedFor
-// issuedFor; then it puts the account in the active group. The uid, the DN
-// and the employeeNumber are the ones the person had.
+// issuedFor; then it puts the account in the active group. The uid and
+// the employeeNumber are the ones the person had, and so is the DN of an
+// account that lived under People.
 //
 // What it leaves to the caller: the application groups (SetGroups: Revoke
 // emptied them and the person may return to other work), the unit and
@@ -127,14 +134,15 @@ func (c *Client) LiftLock(ctx context.Context, dn string) error {
 // the new ones with SetLifecycle once Reinstate has succeeded, so that a
 // replay never finds the departure cleared on an account still revoked.
 //
-// A replay converges: an entry already moved back is carried on from
-// where it stopped. For that, issuedFor is required: a live entry without
-// a tombstone is taken for one Reinstate moved back only while it still
-// bears the revocation (status revoked or ldapsyncRevokedTime) or holds a
+// A replay converges: an entry already moved back (under People, whatever
+// dn names) is carried on from where it stopped. For that, issuedFor is
+// required: a live entry without a tombstone is taken for one Reinstate
+// moved back only while it still bears the revocation (status revoked or ldapsyncRevokedTime) or holds a
 // password issued for issuedFor; any other live entry is refused, so that
 // a wrong call never resets the password of an account in use (Unlock and
 // SetPassword do that). A revoke that stopped before its move leaves the
-// revocation on the live entry, and Reinstate finishes it the other way.
+// revocation on the live entry, and Reinstate finishes it the other way,
+// where the entry is: an adopted account's stays at its DN elsewhere.
 //
 // A live entry at dn beside the tombstone is an ErrConflict naming both
 // employeeNumbers when they differ (the uid was given to someone else after
@@ -152,10 +160,20 @@ func (c *Client) Reinstate(ctx context.Context, dn string, pw secret.Secret, iss
 		return fmt.Errorf("directory: reinstate %q: the event the password is issued for is required", dn)
 	}
 	tomb := c.tombstoneDN(dn)
+	back := firstRDN(dn) + "," + c.cfg.under(c.cfg.People)
 	attrs := []string{"employeeNumber", "ldapsyncStatus", "ldapsyncRevokedTime", "ldapsyncIssuedFor"}
 	live, err := c.read(ctx, dn, attrs)
 	if err != nil {
 		return err
+	}
+	if live == nil && dnKey(back) != dnKey(dn) {
+		// An adopted account from elsewhere comes back under People.
+		if live, err = c.read(ctx, back, attrs); err != nil {
+			return err
+		}
+		if live != nil {
+			dn = back
+		}
 	}
 	t, err := c.read(ctx, tomb, attrs)
 	if err != nil {
@@ -171,9 +189,10 @@ func (c *Client) Reinstate(ctx context.Context, dn string, pw secret.Secret, iss
 		}
 		return fmt.Errorf("directory: reinstate %q: both the entry and its tombstone %q exist, for employeeNumber %q; an administrator must remove one", dn, tomb, have)
 	case live == nil:
-		if err := c.moveBack(ctx, tomb, dn); err != nil {
+		if err := c.moveBack(ctx, tomb, back); err != nil {
 			return err
 		}
+		dn = back
 	case !revoked(live) && live.GetEqualFoldAttributeValue("ldapsyncIssuedFor") != issuedFor:
 		return fmt.Errorf("directory: reinstate %q: the account is not revoked (status %q, no tombstone %q) and its password was not issued for %q; use Unlock or SetPassword",
 			dn, live.GetEqualFoldAttributeValue("ldapsyncStatus"), tomb, issuedFor)
@@ -204,7 +223,7 @@ func revoked(e *ldap.Entry) bool {
 		e.GetEqualFoldAttributeValue("ldapsyncRevokedTime") != ""
 }
 
-// moveBack moves the tombstone at tomb to dn, under People.
+// moveBack moves the tombstone at tomb to dn, directly under People.
 func (c *Client) moveBack(ctx context.Context, tomb, dn string) error {
 	err := c.do(ctx, "move back from revoked", tomb, func(conn *ldap.Conn) error {
 		return conn.ModifyDN(ldap.NewModifyDNRequest(tomb, firstRDN(dn), true, c.cfg.under(c.cfg.People)))
@@ -245,7 +264,7 @@ var departureKinds = []string{rules.DepartRetire, rules.DepartResign, rules.Depa
 // TRUE. Writing what the entry holds already is success. A departure kind
 // other than the rules.Depart* values, an impossible day or a time outside
 // the years 0 to 9999 is refused before anything is written; no entry is
-// ErrNotFound. A tombstone, not under People, is refused: its lifecycle
+// ErrNotFound. A tombstone (under Revoked) is refused: its lifecycle
 // stays as the revocation left it.
 func (c *Client) SetLifecycle(ctx context.Context, dn string, l rules.Lifecycle) error {
 	if err := c.checkPersonDN(dn); err != nil {
@@ -369,7 +388,9 @@ func lifecycleFromEntry(e *ldap.Entry) (rules.Lifecycle, error) {
 // (the caller's clock: the reuse embargo counts from it). Then, with
 // Config.Revoke "tombstone" (the default), the entry moves under Revoked
 // with the same RDN, so that its uid stays taken and Snapshot shows it
-// with Revoked set; with "delete" it is deleted.
+// with Revoked set; with "delete" it is deleted. An adopted entry that
+// lives elsewhere under the base moves there too (Reinstate brings it back
+// under People).
 //
 // A replay converges: when dn no longer exists but its tombstone does, the
 // tombstone is made right and Revoke succeeds; with "delete", a missing
@@ -484,12 +505,28 @@ func splitDN(dn string) (*ldap.AttributeTypeAndValue, string, error) {
 
 // DeleteTombstone deletes the tombstone of the revoked account uid, so that
 // its username can be given to someone else once its reuse embargo is over.
-// A tombstone that is not there is success.
+// The tombstone of an account adopted under another RDN (cn=<name>, as
+// administrators often named them) is found by its uid. A tombstone that
+// is not there is success.
 func (c *Client) DeleteTombstone(ctx context.Context, uid string) error {
 	dn := rdn("uid", uid) + "," + c.cfg.under(c.cfg.Revoked)
-	err := c.do(ctx, "delete tombstone", dn, func(conn *ldap.Conn) error { return conn.Del(ldap.NewDelRequest(dn, nil)) })
-	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
-		return nil
+	err := c.deleteTombstone(ctx, dn)
+	if !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return err
 	}
-	return err
+	found, err := c.searchAll(ctx, c.cfg.under(c.cfg.Revoked), ldap.ScopeSingleLevel, eq("uid", uid), []string{"1.1"})
+	if err != nil {
+		return err
+	}
+	for _, e := range found {
+		if err := c.deleteTombstone(ctx, e.DN); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteTombstone deletes the entry at dn.
+func (c *Client) deleteTombstone(ctx context.Context, dn string) error {
+	return c.do(ctx, "delete tombstone", dn, func(conn *ldap.Conn) error { return conn.Del(ldap.NewDelRequest(dn, nil)) })
 }

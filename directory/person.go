@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -77,6 +78,79 @@ func (c *Client) AddPerson(ctx context.Context, p rules.Account) error {
 	default:
 		c.log.Debug().Str("dn", dn).Msg("person created")
 	}
+	return nil
+}
+
+// Adopt makes the entry at dn, made by hand before ldapsync (an
+// inetOrgPerson, see rules.Snapshot.Unadopted), the account of the
+// employee employeeID, where it is. In one modify request it adds the
+// object class ldapsyncAccount, sets employeeNumber, sets
+// departmentNumber to unit unless unit is "", and sets ldapsyncStatus:
+// locked when slapd holds a lock on the entry (pwdAccountLockedTime),
+// else active. It never moves or renames the entry (applications store
+// its DN), and never touches its password or its groups: the caller puts
+// an active account in the active group (ChangeGroups). From then on
+// Snapshot lists it among People with its DN, and every person operation
+// works on it where it is.
+//
+// An entry with another employeeNumber is an ErrConflict naming both.
+// An entry adopted already for employeeID (ldapsyncAccount, that
+// employeeNumber and a status) is success and is not written again, so
+// that a replay never undoes a later lock, transfer or revocation. An
+// entry that is not an inetOrgPerson, or has no uid, is refused; no entry
+// is ErrNotFound, and so is one outside ldapsync's containers that is not
+// an inetOrgPerson, which the service account may not read (setup 50).
+func (c *Client) Adopt(ctx context.Context, dn, employeeID, unit string) error {
+	if err := c.checkPersonDN(dn); err != nil {
+		return fmt.Errorf("directory: adopt %q: %w", dn, err)
+	}
+	if employeeID == "" {
+		return fmt.Errorf("directory: adopt %q: the employee id is empty", dn)
+	}
+	e, err := c.readPerson(ctx, "adopt", dn, "objectClass", "uid", "employeeNumber", "ldapsyncStatus", "pwdAccountLockedTime")
+	if err != nil {
+		return err
+	}
+	classes := e.GetEqualFoldAttributeValues("objectClass")
+	if !hasFold(classes, "inetOrgPerson") {
+		return fmt.Errorf("directory: adopt %q: not an inetOrgPerson, so not a person's entry", dn)
+	}
+	if e.GetEqualFoldAttributeValue("uid") == "" {
+		return fmt.Errorf("directory: adopt %q: the entry has no uid, which every account needs", dn)
+	}
+	// employeeNumber matches without regard to case in slapd.
+	have := e.GetEqualFoldAttributeValues("employeeNumber")
+	if len(have) > 1 || len(have) == 1 && !strings.EqualFold(have[0], employeeID) {
+		quoted := make([]string, len(have))
+		for i, v := range have {
+			quoted[i] = strconv.Quote(v)
+		}
+		return fmt.Errorf("directory: adopt %q: the entry's employeeNumber is %s, not %q: %w", dn, strings.Join(quoted, ", "), employeeID, ErrConflict)
+	}
+	adopted := hasFold(classes, "ldapsyncAccount")
+	if adopted && len(have) == 1 && e.GetEqualFoldAttributeValue("ldapsyncStatus") != "" {
+		c.log.Debug().Str("dn", dn).Msg("already adopted")
+		return nil
+	}
+	mod := ldap.NewModifyRequest(dn, nil)
+	if !adopted {
+		mod.Add("objectClass", []string{"ldapsyncAccount"})
+	}
+	if len(have) == 0 {
+		mod.Add("employeeNumber", []string{employeeID})
+	}
+	if unit != "" {
+		mod.Replace("departmentNumber", []string{unit})
+	}
+	status := rules.StatusActive
+	if e.GetEqualFoldAttributeValue("pwdAccountLockedTime") != "" {
+		status = rules.StatusLocked
+	}
+	mod.Replace("ldapsyncStatus", []string{status})
+	if err := c.modifyPerson(ctx, "adopt", dn, mod); err != nil {
+		return err
+	}
+	c.log.Debug().Str("dn", dn).Str("status", status).Msg("adopted")
 	return nil
 }
 
@@ -333,21 +407,22 @@ const (
 	ByMail       Key = "mail"
 )
 
-// FindPeople returns the people, revoked tombstones included, whose key
-// equals value as slapd matches it (case-insensitively), sorted by UID.
-// Their groups come from memberOf.
+// FindPeople returns the people, revoked tombstones and adopted entries
+// included, whose key equals value as slapd matches it
+// (case-insensitively), sorted by UID: the people Snapshot lists, not the
+// hand-made entries. Their groups come from memberOf.
 func (c *Client) FindPeople(ctx context.Context, key Key, value string) ([]rules.Account, error) {
 	switch key {
 	case ByUID, ByEmployeeID, ByName, ByMail:
 	default:
 		return nil, fmt.Errorf("directory: find people: cannot search by %q", key)
 	}
-	people, entries, err := c.searchPeople(ctx, "find people", and("(objectClass=inetOrgPerson)", eq(string(key), value)),
-		append(slices.Clone(personAttrs), "memberOf"))
+	read, err := c.searchPeople(ctx, "find people", eq(string(key), value), append(slices.Clone(personAttrs), "memberOf"))
 	if err != nil {
 		return nil, err
 	}
-	for i, e := range entries {
+	people := read.people
+	for i, e := range read.entries {
 		for _, g := range e.GetEqualFoldAttributeValues("memberOf") {
 			if cn, ok := c.groupName(g); ok {
 				c.addGroup(&people[i], cn)
@@ -369,17 +444,31 @@ func (c *Client) groupName(dn string) (string, bool) {
 	return a.Value, true
 }
 
-// checkPersonDN checks that dn names an entry directly under People, with
-// one attribute in its RDN, as PersonDN builds them.
+// checkPersonDN checks that dn may name a person's entry: one attribute in
+// its first RDN, under BaseDN, and not in ldapsync's containers of units,
+// groups and policies, nor under Revoked (a tombstone is refused), nor the
+// service account. Besides the entries PersonDN names, directly under
+// People, that is an entry adopted where it was made by hand (ou=Users,
+// a unit's own OU, anywhere else under BaseDN): ldapsync manages it there,
+// under its DN, which applications store. It says nothing of what the
+// entry is; the access rules let the service account write only the
+// entries of people (setup 50).
 func (c *Client) checkPersonDN(dn string) error {
-	_, parent, err := splitDN(dn)
+	d, err := ldap.ParseDN(dn)
 	if err != nil {
-		return err
+		return fmt.Errorf("not a DN: %w", err)
 	}
-	if parent != dnKey(c.cfg.under(c.cfg.People)) {
-		return fmt.Errorf("not a person: not under %s", c.cfg.under(c.cfg.People))
+	if len(d.RDNs) == 0 || len(d.RDNs[0].Attributes) != 1 {
+		return errors.New("want a DN whose first RDN has one attribute")
 	}
-	return nil
+	switch c.where.place(d) {
+	case inPeople, elsewhere:
+		return nil
+	case inRevoked:
+		return fmt.Errorf("not a person: a revoked account's tombstone, under %s", c.cfg.under(c.cfg.Revoked))
+	}
+	return fmt.Errorf("not a person: want an entry under %s, outside %s, %s, %s and %s", c.cfg.BaseDN,
+		c.cfg.under(c.cfg.Units), c.cfg.under(c.cfg.Groups), c.cfg.under(c.cfg.Policies), c.cfg.under(c.cfg.Revoked))
 }
 
 // readPerson reads attrs of the person at dn; no entry is ErrNotFound.

@@ -245,16 +245,29 @@ func TestClient_Snapshot(t *testing.T) {
 	}
 }
 
-// TestClient_Snapshot_paged reads more people than slapd's default size
-// limit (500) returns to one search.
+// TestClient_Snapshot_paged reads more entries than slapd's default size
+// limit (500) returns to one search, in each of the searches of people:
+// people ldapsync manages and hand-made entries under People, and
+// hand-made entries elsewhere.
 func TestClient_Snapshot_paged(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, true)
-	const n = 1203
+	const n = 501
 	var ldif strings.Builder
+	ldif.WriteString("dn: ou=Users," + e.cfg.BaseDN + "\nobjectClass: organizationalUnit\nou: Users\n\n")
 	for i := range n {
-		uid := fmt.Sprintf("p%05d", i)
-		ldif.WriteString("dn: " + e.cfg.PersonDN(uid) + "\nobjectClass: inetOrgPerson\nuid: " + uid + "\ncn: " + uid + "\nsn: " + uid + "\n\n")
+		for _, kind := range []struct{ prefix, parent, extra string }{
+			{"m", e.cfg.People + "," + e.cfg.BaseDN, "objectClass: ldapsyncAccount\nemployeeNumber: NV-%05d\nldapsyncStatus: active\n"},
+			{"h", e.cfg.People + "," + e.cfg.BaseDN, ""},
+			{"u", "ou=Users," + e.cfg.BaseDN, ""},
+		} {
+			uid := fmt.Sprintf("%s%05d", kind.prefix, i)
+			extra := kind.extra
+			if extra != "" {
+				extra = fmt.Sprintf(extra, i)
+			}
+			ldif.WriteString("dn: uid=" + uid + "," + kind.parent + "\nobjectClass: inetOrgPerson\nuid: " + uid + "\ncn: " + uid + "\nsn: " + uid + "\n" + extra + "\n")
+		}
 	}
 	cmd := exec.Command("ldapmodify", "-a", "-x", "-H", e.srv.URL, "-D", e.srv.RootDN, "-y", e.srv.RootPasswordFile)
 	cmd.Stdin = strings.NewReader(ldif.String())
@@ -265,8 +278,8 @@ func TestClient_Snapshot_paged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(snap.People) != n {
-		t.Errorf("snapshot has %d people, want %d", len(snap.People), n)
+	if len(snap.People) != n || len(snap.Unadopted) != 2*n {
+		t.Errorf("snapshot has %d people and %d unadopted, want %d and %d", len(snap.People), len(snap.Unadopted), n, 2*n)
 	}
 }
 

@@ -26,8 +26,30 @@ var personAttrs = []string{
 // pageSize is the number of entries per page of a whole-directory read.
 const pageSize = 500
 
-// Snapshot reads every person and account: one paged search each of
-// people, revoked tombstones, groups and uid holders.
+// Snapshot reads every person and account: one paged search each of the
+// people under People, the revoked tombstones under Revoked, the rest of
+// the base (adopted and hand-made entries), the groups, and the uid
+// holders. However many people there are, and wherever they are, it is
+// these five searches.
+//
+// People are the accounts ldapsync manages, each with its real DN: the
+// entries under People with an employeeNumber, the tombstones, and the
+// entries adopted where they were made (objectClass ldapsyncAccount with
+// an employeeNumber) anywhere else under the base but in ldapsync's
+// containers. Their groups come from the groups' member values, which
+// name them by those DNs.
+//
+// Unadopted are the entries made by hand that ldapsync has not adopted:
+// an inetOrgPerson with a uid and without employeeNumber (one without a
+// uid is a contact, not an account), directly under People or
+// anywhere else under the base but in ldapsync's containers (units,
+// groups, policies, tombstones) and the service account. A hand-made
+// entry directly under People is in Unadopted only, not in People: People
+// holds what ldapsync manages, and nothing but Adopt (and an
+// administrator) ever touches a hand-made entry. Their uids are in
+// Accounts, with the uid of every entry that is not a person, so every
+// uid of the directory is in People or Accounts and the username ladder
+// never hands out a taken name.
 //
 // A value ldapsync cannot read (a lifecycle day an administrator typed as
 // "31.2.2027", an unknown departure kind) fails the whole snapshot, with
@@ -37,10 +59,11 @@ const pageSize = 500
 // value would sweep on a wrong deadline (a lock during a notified absence).
 func (c *Client) Snapshot(ctx context.Context) (*rules.Snapshot, error) {
 	var snap rules.Snapshot
-	var err error
-	if snap.People, _, err = c.searchPeople(ctx, "snapshot", "(objectClass=inetOrgPerson)", personAttrs); err != nil {
+	read, err := c.searchPeople(ctx, "snapshot", "", personAttrs)
+	if err != nil {
 		return nil, err
 	}
+	snap.People, snap.Unadopted = read.people, read.unadopted
 	idx := c.newPersonIndex(snap.People)
 
 	groups, err := c.searchAll(ctx, c.cfg.under(c.cfg.Groups), ldap.ScopeSingleLevel, "(objectClass=groupOfNames)", []string{"cn", "member"})
@@ -73,42 +96,145 @@ func (c *Client) Snapshot(ctx context.Context) (*rules.Snapshot, error) {
 		slices.Sort(snap.People[i].Groups)
 	}
 	slices.SortFunc(snap.People, func(a, b rules.Account) int { return strings.Compare(a.UID, b.UID) })
+	slices.SortFunc(snap.Unadopted, func(a, b rules.Account) int { return strings.Compare(a.DN, b.DN) })
 	slices.Sort(snap.Accounts)
 	snap.Accounts = slices.Compact(snap.Accounts)
 	return &snap, nil
 }
 
-// searchPeople reads the people under People and the tombstones under
-// Revoked that match filter, with attrs: one paged search each. It returns
-// each as a Person (Revoked set, groups left to the caller) and as the
-// entry it was read from.
-func (c *Client) searchPeople(ctx context.Context, what, filter string, attrs []string) ([]rules.Account, []*ldap.Entry, error) {
-	var people []rules.Account
-	var entries []*ldap.Entry
+// peopleRead is what searchPeople read.
+type peopleRead struct {
+	// people are the people (Revoked set, groups left to the caller), and
+	// entries the entry each was read from.
+	people  []rules.Account
+	entries []*ldap.Entry
+	// unadopted are the hand-made entries (see Snapshot).
+	unadopted []rules.Account
+}
+
+// handMade selects the entries Snapshot calls Unadopted, wherever they are.
+const handMade = "(&(objectClass=inetOrgPerson)(uid=*)(!(employeeNumber=*)))"
+
+// searchPeople reads, with attrs, the entries where people are that also
+// match filter ("" for all): one paged search each of People and Revoked
+// (one level), and one of the rest of the base, whole subtree, for
+// adopted entries (ldapsyncAccount) and hand-made ones (handMade). That
+// last search leaves ldapsync's containers out on the server, with
+// OpenLDAP's entryDN matching rules, so that it never reads the people of
+// People a second time; each entry's place is checked again here, which
+// also leaves the service account out.
+func (c *Client) searchPeople(ctx context.Context, what, filter string, attrs []string) (peopleRead, error) {
+	var read peopleRead
 	var bad badValues
-	for _, ct := range []struct {
-		rdn     string
-		revoked bool
-	}{{c.cfg.People, false}, {c.cfg.Revoked, true}} {
-		found, err := c.searchAll(ctx, c.cfg.under(ct.rdn), ldap.ScopeSingleLevel, filter, attrs)
+	with := func(f string) string {
+		if filter == "" {
+			return f
+		}
+		return and(f, filter)
+	}
+	for _, s := range []struct {
+		base   string
+		scope  int
+		where  place
+		filter string
+		attrs  []string
+	}{
+		{c.cfg.under(c.cfg.People), ldap.ScopeSingleLevel, inPeople, with("(objectClass=inetOrgPerson)"), attrs},
+		{c.cfg.under(c.cfg.Revoked), ldap.ScopeSingleLevel, inRevoked, with("(objectClass=inetOrgPerson)"), attrs},
+		{c.cfg.BaseDN, ldap.ScopeWholeSubtree, elsewhere, with(and(
+			or("(objectClass=ldapsyncAccount)", handMade),
+			not(or(
+				entryDN(dnOneLevelMatch, c.cfg.under(c.cfg.People)),
+				entryDN(dnSubtreeMatch, c.cfg.under(c.cfg.Revoked)),
+				entryDN(dnSubtreeMatch, c.cfg.under(c.cfg.Units)),
+				entryDN(dnSubtreeMatch, c.cfg.under(c.cfg.Groups)),
+				entryDN(dnSubtreeMatch, c.cfg.under(c.cfg.Policies)),
+			)))), append(slices.Clone(attrs), "objectClass")},
+	} {
+		found, err := c.searchAll(ctx, s.base, s.scope, s.filter, s.attrs)
 		if err != nil {
-			return nil, nil, err
+			return peopleRead{}, err
 		}
 		for _, e := range found {
-			p, err := personFromEntry(e)
-			if err != nil {
-				bad.add(e.DN, err)
-				continue
+			switch c.kindOf(e, s.where) {
+			case kindPerson:
+				p, err := personFromEntry(e)
+				if err != nil {
+					bad.add(e.DN, err)
+					continue
+				}
+				p.Revoked = s.where == inRevoked
+				read.people = append(read.people, p)
+				read.entries = append(read.entries, e)
+			case kindHandMade:
+				read.unadopted = append(read.unadopted, handMadeFromEntry(e))
 			}
-			p.Revoked = ct.revoked
-			people = append(people, p)
 		}
-		entries = append(entries, found...)
 	}
 	if err := bad.err(); err != nil {
-		return nil, nil, fmt.Errorf("directory: %s: %w", what, err)
+		return peopleRead{}, fmt.Errorf("directory: %s: %w", what, err)
 	}
-	return people, entries, nil
+	return read, nil
+}
+
+// Kinds of entry searchPeople finds.
+const (
+	kindOther    = iota // none of ours: left out
+	kindPerson          // a person ldapsync manages, or a tombstone
+	kindHandMade        // an entry made by hand, not adopted
+)
+
+// kindOf returns the kind of e, an inetOrgPerson or ldapsyncAccount found
+// by the search of where.
+func (c *Client) kindOf(e *ldap.Entry, where place) int {
+	numbered := len(e.GetEqualFoldAttributeValues("employeeNumber")) > 0
+	account := e.GetEqualFoldAttributeValue("uid") != ""
+	switch where {
+	case inRevoked:
+		return kindPerson
+	case inPeople:
+		switch {
+		case numbered:
+			return kindPerson
+		case account:
+			return kindHandMade
+		}
+		return kindOther // an address book's contact, say
+	}
+	if c.where.placeOf(e.DN) != elsewhere {
+		return kindOther
+	}
+	classes := e.GetEqualFoldAttributeValues("objectClass")
+	switch {
+	case numbered && hasFold(classes, "ldapsyncAccount"):
+		return kindPerson
+	case !numbered && account && hasFold(classes, "inetOrgPerson"):
+		return kindHandMade
+	}
+	return kindOther
+}
+
+// hasFold reports whether values holds v, compared without regard to case.
+func hasFold(values []string, v string) bool {
+	return slices.ContainsFunc(values, func(x string) bool { return strings.EqualFold(x, v) })
+}
+
+// handMadeFromEntry reads what Snapshot.Unadopted holds of a hand-made
+// entry: DN, uid, names, mail, unit, title and lock.
+func handMadeFromEntry(e *ldap.Entry) rules.Account {
+	get := e.GetEqualFoldAttributeValue
+	return rules.Account{
+		DN:          e.DN,
+		UID:         get("uid"),
+		CN:          get("cn"),
+		SN:          get("sn"),
+		GivenName:   get("givenName"),
+		DisplayName: get("displayName"),
+		Mail:        get("mail"),
+		Unit:        get("departmentNumber"),
+		Title:       get("title"),
+		Locked:      get("pwdAccountLockedTime") != "",
+	}
 }
 
 // maxBadValues is how many unreadable values an error names; the rest are
@@ -262,11 +388,14 @@ func groupCN(e *ldap.Entry) string {
 // Groups of a province hold tens of thousands of members, nearly all
 // written by ldapsync as uid=<uid>,<People>,<BaseDN>: those are found by
 // their uid without parsing the DN, which would dominate a snapshot's
-// time. Anything else is compared as slapd compares DNs.
+// time. Anything else (an adopted person's DN anywhere under the base, a
+// DN written another way) is compared as slapd compares DNs.
 type personIndex struct {
-	byDN   map[string]int // dnKey → index
-	byUID  map[string]int // lower-case uid of a live person → index
-	suffix string         // ",<People>,<BaseDN>", lower case
+	byDN map[string]int // dnKey → index
+	// byUID maps the lower-case uid of the people whose DN is, in lower
+	// case, uid=<uid><suffix> to their index.
+	byUID  map[string]int
+	suffix string // ",<People>,<BaseDN>", lower case
 }
 
 func (c *Client) newPersonIndex(people []rules.Account) personIndex {
@@ -277,20 +406,32 @@ func (c *Client) newPersonIndex(people []rules.Account) personIndex {
 	}
 	for i, p := range people {
 		idx.byDN[dnKey(p.DN)] = i
-		if !p.Revoked {
-			idx.byUID[strings.ToLower(p.UID)] = i
+		if uid, ok := idx.fastUID(p.DN); ok {
+			idx.byUID[uid] = i
 		}
 	}
 	return idx
 }
 
+// fastUID returns the lower-case uid of dn when dn is uid=<uid><suffix>
+// with nothing escaped.
+func (idx personIndex) fastUID(dn string) (string, bool) {
+	rdn, ok := strings.CutSuffix(strings.ToLower(dn), idx.suffix)
+	if !ok {
+		return "", false
+	}
+	uid, ok := strings.CutPrefix(rdn, "uid=")
+	if !ok || strings.ContainsAny(uid, "\\,+=\"<>;# ") {
+		return "", false
+	}
+	return uid, true
+}
+
 // find returns the index of the person dn names.
 func (idx personIndex) find(dn string) (int, bool) {
-	lower := strings.ToLower(dn)
-	if rdn, ok := strings.CutSuffix(lower, idx.suffix); ok {
-		if uid, ok := strings.CutPrefix(rdn, "uid="); ok && !strings.ContainsAny(uid, "\\,+=\"<>;# ") {
-			i, ok := idx.byUID[uid]
-			return i, ok
+	if uid, ok := idx.fastUID(dn); ok {
+		if i, ok := idx.byUID[uid]; ok {
+			return i, true
 		}
 	}
 	i, ok := idx.byDN[dnKey(dn)]

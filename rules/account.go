@@ -157,6 +157,14 @@ type Snapshot struct {
 	// Accounts are the usernames of every other entry that holds one
 	// (organisational accounts, anything else), sorted.
 	Accounts []string
+	// Unadopted are the entries that look like people (inetOrgPerson)
+	// anywhere under the base, outside ldapsync's containers or inside
+	// People, without employeeNumber: accounts made by hand that ldapsync
+	// has not adopted; DN, uid, names, mail, unit (departmentNumber), title
+	// and lock are read. Sorted by DN. Only entries with a uid count (one
+	// without is a contact, not an account). They are not in People; their
+	// uids are in Accounts.
+	Unadopted []Account
 }
 
 // GroupChange is a change to the members of one group.

@@ -39,6 +39,9 @@ type Config struct {
 	// Units is the unit tree (NT Art. 4.1). No default: every province has
 	// its own.
 	Units []*Unit `yaml:"units"`
+	// UnitChanges are the reorganisations of the unit tree: units merged,
+	// renamed or split, and where their people go. Default none.
+	UnitChanges []UnitChange `yaml:"unit_changes"`
 }
 
 // Application is one shared application an account can be given.
@@ -66,6 +69,7 @@ func DefaultConfig() Config {
 		Username:      DefaultUsernameConfig(),
 		Password:      DefaultPasswordConfig(),
 		RequestFields: slices.Clone(RequestFieldNames),
+		UnitChanges:   []UnitChange{},
 		Applications: []Application{
 			{Name: "mail", Description: "Thư điện tử công vụ"},
 			{Name: "eoffice", Description: "Văn phòng điện tử"},
@@ -138,6 +142,7 @@ func New(c Config, path string) (*Rules, field.List) {
 	if tree != nil {
 		errs.Append(checkUnitAccounts(c.Units, c.Username, field.Join(path, "units")))
 	}
+	errs.Append(validateUnitChanges(c.UnitChanges, tree, field.Join(path, "unit_changes")))
 	if len(errs) > 0 {
 		return nil, errs
 	}

@@ -43,9 +43,11 @@ var unitKinds = []UnitKind{KindDepartment, KindDistrict, KindCommune, KindDepart
 
 // childKinds says which kinds may stand directly under a kind; "" is the
 // top level. Art. 4.1 knows no deeper levels, so the other kinds have no
-// children.
+// children. Since the 2025 reform abolished the district level (1 July
+// 2025), communes and wards answer to the province: a commune may stand at
+// the top level too.
 var childKinds = map[UnitKind][]UnitKind{
-	"":             {KindDepartment, KindDistrict},
+	"":             {KindDepartment, KindDistrict, KindCommune},
 	KindDepartment: {KindDepartmentOffice, KindDepartmentUnit},
 	KindDistrict:   {KindCommune, KindDistrictOffice},
 }

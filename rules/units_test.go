@@ -149,8 +149,8 @@ func TestBuildUnitTree_errors(t *testing.T) {
 			[]string{"rules.units[0]: empty unit"}},
 		{"unknown kind", []*Unit{{Name: "Sở Nội vụ", Kind: "agency", Abbr: "sonv"}},
 			[]string{`rules.units[0].kind: "agency" is not a unit kind (department, district, commune, department_office, department_unit, district_office)`}},
-		{"commune at the top", []*Unit{{Name: "Xã Phước Hải", Kind: KindCommune}},
-			[]string{"rules.units[0].kind: a commune cannot stand at the top level (allowed there: department, district)"}},
+		{"district office at the top", []*Unit{{Name: "Phòng Nội vụ", Kind: KindDistrictOffice, Abbr: "nv"}},
+			[]string{"rules.units[0].kind: a district_office cannot stand at the top level (allowed there: department, district, commune)"}},
 		{"department office under a district", []*Unit{district("ns", &Unit{Name: "Văn phòng", Kind: KindDepartmentOffice, Abbr: "vp"})},
 			[]string{"rules.units[0].units[0].kind: a department_office cannot stand under a district (allowed there: commune, district_office)"}},
 		{"anything under a department unit", []*Unit{{Name: "Sở", Kind: KindDepartment, Abbr: "so", Units: []*Unit{

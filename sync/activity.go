@@ -20,6 +20,7 @@ const SourceFeed = "feed"
 // Columns of an activity feed.
 const (
 	FieldUsername   = "username"
+	FieldMail       = "mail"
 	FieldLastActive = "last_active"
 )
 

@@ -48,6 +48,9 @@ type Directory interface {
 	Reinstate(ctx context.Context, dn string, pw secret.Secret, issuedFor string) error
 	// Revoke ends the account for good at at.
 	Revoke(ctx context.Context, dn string, at time.Time) error
+	// Adopt makes the hand-made entry at dn the account of employeeID in
+	// unit, where it is.
+	Adopt(ctx context.Context, dn, employeeID, unit string) error
 }
 
 // Applier runs a plan's operations and records each in the audit log.
@@ -457,6 +460,8 @@ func (a *Applier) run(ctx context.Context, op *Op) error {
 		err = a.Dir.LiftLock(ctx, op.DN)
 	case OpRevoke:
 		err = a.Dir.Revoke(ctx, op.DN, op.At)
+	case OpAdopt:
+		err = a.Dir.Adopt(ctx, op.DN, op.EmployeeID, op.Unit)
 	case OpRestore, OpReinstate:
 		set := a.Dir.Unlock
 		if op.Kind == OpReinstate {

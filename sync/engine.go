@@ -176,6 +176,7 @@ func (e *Engine) Close() error {
 func (e *Engine) SetRules(r *rules.Rules) {
 	e.rules.Store(r)
 	e.treeStale.Store(true)
+	e.sweepAt.Store(e.now().UnixNano()) // new unit changes, new periods
 }
 
 // Rules returns the rules in force.

@@ -70,6 +70,10 @@ const (
 	// (NT 5.2.c) whose kind the roster cannot tell, which always waits for
 	// an operator's confirmation (ldapsync approve).
 	RosterDeparture EventType = rules.DepartUnspecified
+	// Reorganise moves a person of a unit that ceased to the unit a
+	// rules.unit_changes entry names (NT 4.1, 5.2.b); it always waits for
+	// an operator's approval.
+	Reorganise EventType = "reorganise"
 )
 
 // EventTypes lists the types an input file may carry, for messages.
@@ -90,6 +94,8 @@ func (t EventType) Article() string {
 		return "BTC 4; BTC 6"
 	case Transfer:
 		return "NT 5.2.b; BTC 6"
+	case Reorganise:
+		return "NT 4.1; NT 5.2.b"
 	case TitleChange, Rename:
 		return "BTC 6"
 	case Retire, Resign, TransferOut, RosterDeparture, DeadlineLock, DeadlineRevoke:
@@ -104,6 +110,8 @@ func (t EventType) Article() string {
 		return "NT 6.3"
 	case Withdraw:
 		return "withdrawal of an earlier event"
+	case Adoption:
+		return "NT 2.1"
 	}
 	return ""
 }
@@ -154,6 +162,8 @@ type Event struct {
 	// UID names the account of an operator's lock or restore, which name
 	// accounts by username; other events name the person by EmployeeID.
 	UID string `json:"uid,omitempty"`
+	// Entry, for an adoption, is the DN of the hand-made entry adopted.
+	Entry string `json:"entry,omitempty"`
 	// LockReason, Note and Request are an operator's lock reason
 	// (rules.AdminLockReasons), free text and the request's reference.
 	LockReason string `json:"lock_reason,omitempty"`

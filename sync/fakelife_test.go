@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/ldapsync/ldapsync/internal/secret"
@@ -11,7 +12,10 @@ import (
 
 // The fake's lifecycle operations follow directory.Client's: a lock keeps
 // the entry and its groups and leaves the active group; a revocation moves
-// the entry to a tombstone (kept under "tomb:" + its DN) without groups.
+// the entry to a tombstone (the same RDN under ou=revoked) without groups.
+
+// tomb returns the tombstone DN of the person at dn.
+func tomb(dn string) string { return strings.Replace(dn, ",ou=people,", ",ou=revoked,", 1) }
 
 func (f *fakeDir) person(method, dn string) (*rules.Account, error) {
 	if err := f.fail(method, dn); err != nil {
@@ -111,14 +115,14 @@ func (f *fakeDir) Reinstate(_ context.Context, dn string, pw secret.Secret, issu
 	if err := f.fail("Reinstate", dn); err != nil {
 		return err
 	}
-	p, ok := f.people["tomb:"+dn]
+	p, ok := f.people[tomb(dn)]
 	if !ok {
 		if _, live := f.people[dn]; live {
 			return nil
 		}
 		return errors.New("fake: no tombstone")
 	}
-	delete(f.people, "tomb:"+dn)
+	delete(f.people, tomb(dn))
 	p.DN, p.Revoked, p.RevokedAt = dn, false, time.Time{}
 	f.people[dn] = p
 	f.passwords[dn] = pw.Reveal()
@@ -132,15 +136,41 @@ func (f *fakeDir) Revoke(_ context.Context, dn string, at time.Time) error {
 	defer f.mu.Unlock()
 	p, err := f.person("Revoke", dn)
 	if err != nil {
-		if _, gone := f.people["tomb:"+dn]; gone {
+		if _, gone := f.people[tomb(dn)]; gone {
 			return nil
 		}
 		return err
 	}
 	delete(f.people, dn)
 	delete(f.passwords, dn)
-	p.DN = "tomb:" + dn
+	p.DN = tomb(dn)
 	p.Revoked, p.RevokedAt, p.Status, p.Locked, p.Active, p.Groups = true, at, rules.StatusRevoked, true, false, nil
-	f.people["tomb:"+dn] = p
+	f.people[tomb(dn)] = p
+	return nil
+}
+
+// Adopt makes a hand-made entry (kept in unadopted) an account where it is.
+func (f *fakeDir) Adopt(_ context.Context, dn, employeeID, unit string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail("Adopt", dn); err != nil {
+		return err
+	}
+	if p, ok := f.people[dn]; ok {
+		if p.EmployeeID != employeeID {
+			return errors.New("fake: adopted for another employee")
+		}
+		return nil
+	}
+	p, ok := f.unadopted[dn]
+	if !ok {
+		return errors.New("fake: no such object")
+	}
+	delete(f.unadopted, dn)
+	p.EmployeeID, p.Unit, p.Status = employeeID, unit, rules.StatusActive
+	if p.Locked {
+		p.Status = rules.StatusLocked
+	}
+	f.people[dn] = p
 	return nil
 }

@@ -55,6 +55,7 @@ func personDN(uid string) string { return layout.PersonDN(uid) }
 type fakeDir struct {
 	mu        gosync.Mutex
 	people    map[string]*rules.Account // by DN
+	unadopted map[string]*rules.Account // hand-made entries, by DN
 	passwords map[string]string
 	accounts  []string
 	// failOn, when set, makes the named method fail once per listed DN;
@@ -65,7 +66,7 @@ type fakeDir struct {
 }
 
 func newFakeDir() *fakeDir {
-	return &fakeDir{people: map[string]*rules.Account{}, passwords: map[string]string{}, calls: map[string]int{},
+	return &fakeDir{people: map[string]*rules.Account{}, unadopted: map[string]*rules.Account{}, passwords: map[string]string{}, calls: map[string]int{},
 		failOn: map[string]bool{}, failWith: map[string]error{}}
 }
 
@@ -89,6 +90,9 @@ func (f *fakeDir) Snapshot(context.Context) (*rules.Snapshot, error) {
 	s := &rules.Snapshot{Accounts: f.accounts}
 	for _, p := range f.people {
 		s.People = append(s.People, *p)
+	}
+	for _, p := range f.unadopted {
+		s.Unadopted = append(s.Unadopted, *p)
 	}
 	return s, nil
 }

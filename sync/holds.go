@@ -187,13 +187,14 @@ func (e *Engine) guard(p *Plan, managed int) (*Hold, error) {
 		kinds  []string
 		uids   []string
 		always bool
+		review string
 	}
 	byEvent := map[uint64]*eventOps{}
 	var order []uint64
 	for i := range p.Ops {
 		op := &p.Ops[i]
 		kind, counts := drastic(op)
-		always := op.event != nil && op.event.Type == RosterDeparture
+		always := (op.event != nil && (op.event.Type == RosterDeparture || op.event.Type == Reorganise)) || op.Review != ""
 		if !counts && !always {
 			continue
 		}
@@ -204,6 +205,9 @@ func (e *Engine) guard(p *Plan, managed int) (*Hold, error) {
 			order = append(order, op.Seq)
 		}
 		x.always = x.always || always
+		if op.Review != "" {
+			x.review = op.Review
+		}
 		if counts {
 			x.kinds = append(x.kinds, kind)
 			x.uids = append(x.uids, op.UID)
@@ -237,7 +241,7 @@ func (e *Engine) guard(p *Plan, managed int) (*Hold, error) {
 		}
 	}
 	held := free
-	reason := "departures a roster suggests wait for an operator's confirmation"
+	reason := "departures a roster suggests, unit reorganisations, and hires that may be a hand-made entry's person wait for an operator"
 	if len(people) > limit {
 		held = append(held, counted...)
 		reason = fmt.Sprintf("this run would lock, revoke, move or rename %d accounts, more than sync.guard allows (%d: max_count %d, max_percent %g%% of %d)",
@@ -263,6 +267,15 @@ func (e *Engine) guard(p *Plan, managed int) (*Hold, error) {
 			h.Counts["departure"]++
 			if len(h.Sample) < 10 {
 				h.Sample = append(h.Sample, "departure of employee "+x.ev.EmployeeID)
+			}
+		}
+		if x.ev.Type == Reorganise && len(h.Sample) < 10 {
+			h.Sample = append(h.Sample, "reorganisation "+x.ev.Note+": employee "+x.ev.EmployeeID+" to "+x.ev.Unit)
+		}
+		if x.review != "" {
+			h.Counts["review"]++
+			if len(h.Sample) < 10 {
+				h.Sample = append(h.Sample, "hire of employee "+x.ev.EmployeeID+": "+x.review)
 			}
 		}
 		heldPeople[strings.ToLower(x.ev.EmployeeID)] = true

@@ -99,6 +99,9 @@ func (st *planState) stamp(t time.Time) string {
 func (st *planState) lifeOp(kind OpKind, e *Entry, acct *rules.Account, note string) Op {
 	op := st.op(kind, e, acct.UID, note)
 	op.EmployeeID, op.Unit, op.Name = acct.EmployeeID, acct.Unit, acct.CN
+	if acct.DN != "" && !acct.Revoked {
+		op.DN = acct.DN // an adopted account keeps its DN wherever it is
+	}
 	if op.Title == "" {
 		op.Title = acct.Title
 	}
@@ -174,6 +177,13 @@ func (st *planState) issueTo(p *Plan, e *Entry, acct *rules.Account, kind OpKind
 	op := st.lifeOp(kind, e, acct, note)
 	op.Unit = unit
 	op.Detail = map[string]string{}
+	if kind == OpReinstate && acct.DN != "" {
+		// Back under People with the tombstone's own RDN (an adopted entry
+		// may be named by cn).
+		rdn, _, _ := strings.Cut(acct.DN, ",")
+		_, parent, _ := strings.Cut(st.pl.Layout.PersonDN(acct.UID), ",")
+		op.DN = rdn + "," + parent
+	}
 	p.Ops = append(p.Ops, op)
 	acct.Locked, acct.Status, acct.Active, acct.LockReason = false, rules.StatusActive, true, ""
 	acct.Revoked, acct.RevokedAt, acct.DN = false, time.Time{}, op.DN

@@ -58,6 +58,9 @@ type Op struct {
 	At         time.Time        `json:"at,omitzero"`
 	// Detail is what the operation changes, for the plan and the audit.
 	Detail map[string]string `json:"detail,omitempty"`
+	// Review, when set, says why an operator must look first: the guard
+	// holds the operation's event whatever the count.
+	Review string `json:"review,omitempty"`
 	// Why: the event and the regulation.
 	EventID string    `json:"event_id"`
 	Source  string    `json:"source"`
@@ -149,7 +152,7 @@ func (pl *Planner) Plan(entries []Entry, snap *rules.Snapshot, now time.Time) *P
 			st.hire(p, e)
 		case t == Applications:
 			st.applications(p, e)
-		case t == Transfer:
+		case t == Transfer, t == Reorganise:
 			st.transfer(p, e)
 		case t == TitleChange:
 			st.titleChange(p, e)
@@ -173,6 +176,8 @@ func (pl *Planner) Plan(entries []Entry, snap *rules.Snapshot, now time.Time) *P
 			st.inactivityLock(p, e)
 		case t == FirstSeen:
 			st.firstSeen(p, e)
+		case t == Adoption:
+			st.adoption(p, e)
 		default:
 			p.Refused = append(p.Refused, Outcome{Seq: e.Seq, Event: &e.Event, Status: Failed,
 				Reason: fmt.Sprintf("event type %q is not supported", e.Event.Type)})
@@ -247,8 +252,10 @@ type planState struct {
 	// byUID finds accounts by folded username, live ones before
 	// tombstones.
 	byUID map[string]*rules.Account
-	taken map[string]bool
-	alloc *rules.Allocator
+	// unadopted are the hand-made entries, by dnKeyOf.
+	unadopted map[string]*rules.Account
+	taken     map[string]bool
+	alloc     *rules.Allocator
 	// names caches each uid's DN and mail address: a hire has three
 	// operations.
 	names map[string][2]string
@@ -281,6 +288,12 @@ func newPlanState(pl *Planner, snap *rules.Snapshot, now time.Time) *planState {
 	}
 	for _, a := range snap.Accounts {
 		st.taken[fold(a)] = true
+	}
+	st.unadopted = make(map[string]*rules.Account, len(snap.Unadopted))
+	for i := range snap.Unadopted {
+		a := snap.Unadopted[i]
+		st.unadopted[dnKeyOf(a.DN)] = &a
+		st.taken[fold(a.UID)] = true
 	}
 	for _, u := range pl.Rules.Units.All() {
 		st.taken[u.Account()] = true
@@ -328,7 +341,7 @@ func (st *planState) hire(p *Plan, e *Entry) {
 			// one): the flag written with it says so, whatever the user
 			// did with it since.
 		case acct.PasswordChanged.IsZero():
-			p.Ops = append(p.Ops, st.op(OpIssueCredentials, e, acct.UID, "account exists without a password: first password not yet issued"))
+			p.Ops = append(p.Ops, st.lifeOp(OpIssueCredentials, e, acct, "account exists without a password: first password not yet issued"))
 			acct.PasswordChanged, acct.MustChange, acct.Issued = st.now, true, ev.Key()
 		case acct.Status == rules.StatusActive && !acct.MustChange && acct.LastLogin.IsZero():
 			// ldapsync made the account and holds no record of a password
@@ -337,7 +350,7 @@ func (st *planState) hire(p *Plan, e *Entry) {
 			// ldapsyncIssuedFor together). Issue anew: it rewrites the same
 			// letter. (MustChange or a login would show a password issued
 			// before ldapsyncIssuedFor existed: never reset those.)
-			p.Ops = append(p.Ops, st.op(OpIssueCredentials, e, acct.UID, "password set but its issue not recorded: the earlier issue was cut short"))
+			p.Ops = append(p.Ops, st.lifeOp(OpIssueCredentials, e, acct, "password set but its issue not recorded: the earlier issue was cut short"))
 			acct.MustChange, acct.Issued = true, ev.Key()
 		}
 		// The memberships the hire asked for (a replay finds them missing
@@ -374,6 +387,9 @@ func (st *planState) hire(p *Plan, e *Entry) {
 			old.EmployeeID, old.RevokedAt.In(st.pl.Rules.Location).Format("2006-01-02"), st.pl.Rules.Username.ReuseEmbargo)))
 	}
 	create := st.op(OpCreate, e, uid, "")
+	if m := st.unadoptedMatch(ev); m != nil {
+		create.Review = adoptionNote(m)
+	}
 	person := create.Person()
 	// As the directory will hold it: a first password to change, so a
 	// second hire of the same person in this batch is satisfied.
@@ -410,6 +426,9 @@ func (st *planState) setGroups(p *Plan, e *Entry, acct *rules.Account, active bo
 		return
 	}
 	op := st.op(OpGroups, e, acct.UID, "")
+	if acct.DN != "" && !acct.Revoked {
+		op.DN = acct.DN // an adopted account keeps its DN wherever it is
+	}
 	op.Join, op.Leave, op.Applications, op.Unit, op.Name, op.EmployeeID = join, leave, apps, acct.Unit, acct.CN, acct.EmployeeID
 	p.Ops = append(p.Ops, op)
 	acct.Active, acct.Groups = active, apps

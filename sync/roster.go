@@ -43,6 +43,10 @@ type RosterRow struct {
 	Phone        string
 	Leader       *bool
 	Applications []string
+	// Username and Mail, when HR has them, name the hand-made entry an
+	// adoption matches.
+	Username string
+	Mail     string
 }
 
 // Roster is a whole staff list: everyone currently employed.
@@ -217,7 +221,8 @@ func decodeRosterRow(rec Record, r *rules.Rules) (RosterRow, []Problem) {
 		}
 	}
 	get := func(f string) string { return vals[f] }
-	row := RosterRow{Line: rec.Origin.Line, EmployeeID: get(FieldEmployeeID), Title: get(FieldTitle), Phone: get(FieldPhone)}
+	row := RosterRow{Line: rec.Origin.Line, EmployeeID: get(FieldEmployeeID), Title: get(FieldTitle), Phone: get(FieldPhone),
+		Username: strings.ToLower(get(FieldUsername)), Mail: strings.ToLower(get(FieldMail))}
 	switch {
 	case row.EmployeeID == "":
 		add(FieldEmployeeID, "required")

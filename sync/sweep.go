@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ldapsync/ldapsync/rules"
@@ -69,6 +70,7 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 				EmployeeID: a.EmployeeID, UID: a.UID, Received: now})
 		}
 	}
+	events = append(events, reorganisation(snap, r, now)...)
 	// An action taken, refused, or rejected by an operator (see Hold) is
 	// not proposed again: its id follows the fact, and a new fact gives a
 	// new id.
@@ -93,10 +95,66 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 		}
 	}
 	res.Plan, res.Report, err = e.process(ctx)
+	for _, u := range Unplaced(snap, r, now) {
+		e.log.Warn().Str("person", u).Msg("unit reorganisation: a person needs a unit")
+	}
 	e.log.Info().Int("due", len(res.Due)).Int("applied", res.Report.Applied).Int("guarded", res.Report.Guarded).
 		Time("next", res.Next).Msg("sweep done")
 	return res, err
 }
+
+// reorganisation derives, for every rules.unit_changes entry in effect,
+// the move of each person of a unit that ceased: one event each, held for
+// an operator by the guard. A split that does not say where a person goes
+// derives nothing for them (forecast and the log say so).
+func reorganisation(snap *rules.Snapshot, r *rules.Rules, now time.Time) []Event {
+	var out []Event
+	for i := range r.UnitChanges {
+		c := &r.UnitChanges[i]
+		if now.Before(c.Effective.In(r.Location)) {
+			continue
+		}
+		for j := range snap.People {
+			a := &snap.People[j]
+			if a.Revoked || a.Status == "" || a.EmployeeID == "" || !c.Ceases(strings.ToLower(a.Unit)) {
+				continue
+			}
+			to, ok := c.Target(a.EmployeeID)
+			if !ok {
+				continue
+			}
+			out = append(out, Event{Source: SourceReorg, ID: "reorg:" + c.ID + ":" + a.EmployeeID, Type: Reorganise,
+				Effective: c.Effective, EmployeeID: a.EmployeeID, Unit: to, Note: c.ID, RequestedBy: c.Act, Received: now})
+		}
+	}
+	return out
+}
+
+// Unplaced returns the people of units that ceased in a split that does
+// not say where they go: an administrator must name their unit in the
+// change's people.
+func Unplaced(snap *rules.Snapshot, r *rules.Rules, now time.Time) []string {
+	var out []string
+	for i := range r.UnitChanges {
+		c := &r.UnitChanges[i]
+		if now.Before(c.Effective.In(r.Location)) {
+			continue
+		}
+		for j := range snap.People {
+			a := &snap.People[j]
+			if a.Revoked || a.Status == "" || !c.Ceases(strings.ToLower(a.Unit)) {
+				continue
+			}
+			if _, ok := c.Target(a.EmployeeID); !ok {
+				out = append(out, fmt.Sprintf("%s (%s, employee %s) of %s: change %s splits it among %v and does not say where", a.UID, a.CN, a.EmployeeID, a.Unit, c.ID, c.To))
+			}
+		}
+	}
+	return out
+}
+
+// SourceReorg is the source of the moves a unit change derives.
+const SourceReorg = "reorg"
 
 // sweepEvent is the event of a due action. Its id derives from the fact
 // the action follows (the departure's event, the day the account became
@@ -129,6 +187,9 @@ type Forecast struct {
 	Actions []rules.Action
 	// Requests are the open requests whose deadline falls before To.
 	Requests []Request
+	// Unplaced are the people of units a split ceased that the change does
+	// not place.
+	Unplaced []string `json:"unplaced,omitempty"`
 }
 
 // Forecast lists who will be locked or revoked in the next days, and the
@@ -151,6 +212,7 @@ func (e *Engine) Forecast(ctx context.Context, days int) (*Forecast, error) {
 		}
 	}
 	slices.SortFunc(f.Actions, func(a, b rules.Action) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.UID, b.UID)) })
+	f.Unplaced = Unplaced(snap, r, now)
 	for _, q := range e.Requests() {
 		if !q.Due.After(f.To) {
 			f.Requests = append(f.Requests, q)
