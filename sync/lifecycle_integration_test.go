@@ -23,6 +23,7 @@ import (
 // deadlines derived from them, never compared with a literal date.
 type slapdLife struct {
 	t      *testing.T
+	srv    *slapdtest.Server
 	client *directory.Client
 	dcfg   directory.Config
 	eng    *Engine
@@ -35,7 +36,7 @@ type slapdLife struct {
 func newSlapdLife(t *testing.T) *slapdLife {
 	t.Helper()
 	srv := slapdtest.New(t, slapdtest.Options{})
-	env := &slapdLife{t: t, dcfg: srv.Config(), r: exampleRules(t), now: t0}
+	env := &slapdLife{t: t, srv: srv, dcfg: srv.Config(), r: exampleRules(t), now: t0}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
 	client, err := directory.Dial(context.Background(), env.dcfg, log)
 	if err != nil {
