@@ -27,6 +27,16 @@ type Config struct {
 	Schedule ScheduleConfig `yaml:"schedule"`
 	// Guard is the brake on drastic changes.
 	Guard GuardConfig `yaml:"guard"`
+	// Roster is where the scheduled reconciliation finds the staff list.
+	Roster RosterConfig `yaml:"roster"`
+}
+
+// RosterConfig is the "sync.roster" section.
+type RosterConfig struct {
+	// Path is the roster sync.schedule.reconcile reads: a file, or a glob
+	// (/srv/hr/roster-*.csv) of which the newest by modification time is
+	// read. The file is left where it is. Default none.
+	Path string `yaml:"path"`
 }
 
 // GuardConfig is the "sync.guard" section: the brake on changes to many
@@ -111,6 +121,12 @@ func (c Config) Validate(path string) field.List {
 		errs.Add(field.Join(path, "retry_max"), "must not be below retry_min (%s)", c.RetryMin)
 	}
 	errs.Append(c.Schedule.Validate(field.Join(path, "schedule")))
+	if c.Schedule.Reconcile != "" && c.Roster.Path == "" {
+		errs.Add(field.Join(path, "roster.path"), "required when sync.schedule.reconcile is set")
+	}
+	if _, err := filepath.Match(c.Roster.Path, ""); err != nil {
+		errs.Add(field.Join(path, "roster.path"), "%q is not a file name or glob: %v", c.Roster.Path, err)
+	}
 	if c.Guard.MaxCount < 0 {
 		errs.Add(field.Join(path, "guard.max_count"), "must not be negative")
 	}

@@ -377,6 +377,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	sched, err := startScheduler(ctx, e.Rules().Location, e.log, []job{
 		{name: "tree", spec: e.cfg.Schedule.Tree, run: e.EnsureTree},
 		{name: "sweep", spec: e.cfg.Schedule.Sweep, run: e.sweepJob},
+		{name: "reconcile", spec: e.cfg.Schedule.Reconcile, run: e.reconcileJob},
 	})
 	if err != nil {
 		return err

@@ -53,6 +53,10 @@ func TestDaemon_CSVHiresBecomeAccounts(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.StateDir = t.TempDir()
 	cfg.Inbox.Poll, cfg.Inbox.Settle = 1e8, 0 // 100ms
+	// No sweeps: the test clock is T0 while slapd stamps real time, so a
+	// sweep would find the new accounts idle for years whenever the date
+	// guard moves T0 ahead (sweeps have tests of their own).
+	cfg.Schedule.Sweep = ""
 	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: client, Layout: layoutOf(dcfg), Log: log, Now: testclock.Clock()})
 	if err != nil {
 		t.Fatal(err)
@@ -225,6 +229,7 @@ func TestDaemon_SlapdDownMidBatch(t *testing.T) {
 	cfg.StateDir = t.TempDir()
 	cfg.Inbox.Poll, cfg.Inbox.Settle = 1e8, 0
 	cfg.RetryMin, cfg.RetryMax = 1e8, 5e8
+	cfg.Schedule.Sweep = "" // as in TestDaemon_CSVHiresBecomeAccounts
 	eng, err := Open(Options{Config: cfg, Rules: exampleRules(t), Directory: dir, Layout: layoutOf(dcfg), Log: log, Parallel: 3, Now: testclock.Clock()})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -345,6 +347,58 @@ func sameName(a, b string) bool {
 	return f(a) == f(b)
 }
 
+// LatestRoster returns the newest file (by modification time) that pattern
+// names, a file or a glob.
+func LatestRoster(pattern string) (string, error) {
+	matches, err := filepath.Glob(pattern)
+	if err != nil {
+		return "", fmt.Errorf("sync: roster %q: %w", pattern, err)
+	}
+	var newest string
+	var at time.Time
+	for _, m := range matches {
+		info, err := os.Stat(m)
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		if newest == "" || info.ModTime().After(at) {
+			newest, at = m, info.ModTime()
+		}
+	}
+	if newest == "" {
+		return "", fmt.Errorf("sync: no roster at %q", pattern)
+	}
+	return newest, nil
+}
+
+// reconcileJob is the scheduled reconciliation: the newest roster at
+// sync.roster.path, read as ldapsync reconcile reads it, then processed.
+// The same roster again derives nothing new.
+func (e *Engine) reconcileJob(ctx context.Context) error {
+	path, err := LatestRoster(e.cfg.Roster.Path)
+	if err != nil {
+		return err
+	}
+	if _, err := e.IngestRoster(path); err != nil {
+		return err
+	}
+	_, _, err = e.Process(ctx)
+	return err
+}
+
+// RosterTooShort refuses a roster that lists nobody, or fewer people than
+// sync.guard.min_roster_ratio of the accounts ldapsync manages: a
+// truncated export or the wrong file must not suggest hundreds of
+// departures.
+func RosterTooShort(ro *Roster, snap *rules.Snapshot, g GuardConfig) error {
+	managed := managedCount(snap)
+	if len(ro.Rows) == 0 || float64(len(ro.Rows)) < g.MinRosterRatio*float64(managed) {
+		return fmt.Errorf("the roster lists %d people, the directory holds %d accounts: under sync.guard.min_roster_ratio (%g), it is refused whole (a truncated export or the wrong file?)",
+			len(ro.Rows), managed, g.MinRosterRatio)
+	}
+	return nil
+}
+
 // RosterResult is what reading a roster did.
 type RosterResult struct {
 	*IngestResult
@@ -381,10 +435,8 @@ func (e *Engine) ingestRoster(name, stamp string, data []byte) (*RosterResult, e
 	if err != nil {
 		return nil, fmt.Errorf("sync: roster: read directory: %w", err)
 	}
-	managed := managedCount(snap)
-	if float64(len(ro.Rows)) < e.cfg.Guard.MinRosterRatio*float64(managed) || len(ro.Rows) == 0 {
-		return nil, &FileError{name, fmt.Errorf("the roster lists %d people, the directory holds %d accounts: under sync.guard.min_roster_ratio (%g), it is refused whole (a truncated export or the wrong file?)",
-			len(ro.Rows), managed, e.cfg.Guard.MinRosterRatio)}
+	if err := RosterTooShort(ro, snap, e.cfg.Guard); err != nil {
+		return nil, &FileError{name, err}
 	}
 	events := Reconcile(ro, snap, e.journal.Pending(), r, now)
 	res := &RosterResult{IngestResult: &IngestResult{Batch: ro.Batch}, Roster: ro, Derived: map[EventType]int{}}

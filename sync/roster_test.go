@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ldapsync/ldapsync/rules"
 )
@@ -167,5 +168,33 @@ func writeFile(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o640); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The scheduled reconciliation reads the newest roster the glob names.
+func TestEngine_ReconcileJob(t *testing.T) {
+	env := newLifeEnv(t)
+	env.hire("NV0", "Nguyễn Quốc Trạng", "sotttt", "Chuyên viên")
+	dir := t.TempDir()
+	older, newer := filepath.Join(dir, "roster-a.csv"), filepath.Join(dir, "roster-b.csv")
+	writeFile(t, older, rosterHeader+"NV0,Nguyễn Quốc Trạng,sotttt,Chuyên viên\n")
+	writeFile(t, newer, rosterHeader+"NV0,Nguyễn Quốc Trạng,sonv_vp,Chuyên viên\n")
+	// File times come from the OS: set them relative to real time.
+	past := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(older, past, past); err != nil {
+		t.Fatal(err)
+	}
+	env.eng.cfg.Roster.Path = filepath.Join(dir, "roster-*.csv")
+	if got, err := LatestRoster(env.eng.cfg.Roster.Path); err != nil || got != newer {
+		t.Fatalf("latest %s %v, want %s", got, err, newer)
+	}
+	if err := env.eng.reconcileJob(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if a := env.person("NV0"); a.Unit != "sonv_vp" {
+		t.Errorf("after the scheduled reconciliation: %s", a.Unit)
+	}
+	if _, err := LatestRoster(filepath.Join(dir, "none-*.csv")); err == nil {
+		t.Errorf("no roster: no error")
 	}
 }

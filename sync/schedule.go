@@ -27,6 +27,9 @@ type ScheduleConfig struct {
 	// met within a poll interval; this catches changes made by others.
 	// Default "@hourly"; empty turns the sweeps off.
 	Sweep string `yaml:"sweep"`
+	// Reconcile reads the newest roster at sync.roster.path and applies
+	// what it derives (as ldapsync reconcile does). Default "" (off).
+	Reconcile string `yaml:"reconcile"`
 }
 
 // cronParser accepts the standard five fields and the @ descriptors.
@@ -35,7 +38,7 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // Validate checks every expression at load time, not at the first run.
 func (c ScheduleConfig) Validate(path string) field.List {
 	var errs field.List
-	for key, expr := range map[string]string{"tree": c.Tree, "sweep": c.Sweep} {
+	for key, expr := range map[string]string{"tree": c.Tree, "sweep": c.Sweep, "reconcile": c.Reconcile} {
 		if expr == "" {
 			continue
 		}

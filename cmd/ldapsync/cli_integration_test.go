@@ -131,3 +131,56 @@ func TestApply_RejectsBadRowsAppliesTheRest(t *testing.T) {
 		t.Errorf("apply of a refused event: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// plan on a roster shows the events it derives and changes nothing.
+func TestPlan_Roster(t *testing.T) {
+	srv := slapdtest.New(t, slapdtest.Options{})
+	cfg, state := harnessConfig(t, srv)
+	if _, errOut, code := ldapsync(t, nil, "apply", "--config", cfg, "../../examples/personnel.csv"); code != 0 {
+		t.Fatalf("apply: %s", errOut)
+	}
+	before := dump(t, srv)
+	roster := filepath.Join(t.TempDir(), "roster-2026.csv")
+	// Everyone of the example but NT-004501, Nguyễn Quốc Trạng moved, and
+	// a newcomer.
+	data, _ := os.ReadFile("../../examples/personnel.csv")
+	lines := []string{"employee_id,full_name,unit"}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n")[1:] {
+		f := strings.Split(line, ",")
+		switch {
+		case f[3] == "NT-004501":
+			continue
+		case f[3] == "NT-001245":
+			f[8] = "sonv_vp"
+		}
+		name := f[4]
+		if name == "" { // given in parts
+			name = strings.Join(strings.Fields(f[5]+" "+f[6]+" "+f[7]), " ")
+		}
+		lines = append(lines, f[3]+","+name+","+f[8])
+	}
+	lines = append(lines, "NT-009999,Hoàng Minh An,sotttt")
+	os.WriteFile(roster, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	out, errOut, code := ldapsync(t, nil, "plan", "--config", cfg, roster)
+	if code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{"transfer", "move", "hire", "Nothing was changed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "employee NT-004501 is no longer listed") || strings.Count(errOut, "no longer listed") != 1 {
+		t.Errorf("stderr does not list the one departure:\n%s", errOut)
+	}
+	// A truncated roster: refused.
+	short := filepath.Join(t.TempDir(), "roster-short.csv")
+	os.WriteFile(short, []byte("employee_id,full_name,unit\nNT-001245,Nguyễn Quốc Trạng,sotttt\n"), 0o600)
+	if _, errOut, code := ldapsync(t, nil, "plan", "--config", cfg, short); code != exitFailure || !strings.Contains(errOut, "min_roster_ratio") {
+		t.Errorf("truncated roster: exit %d\n%s", code, errOut)
+	}
+	if dump(t, srv) != before {
+		t.Errorf("plan wrote to the directory")
+	}
+	_ = state
+}

@@ -17,7 +17,10 @@ func init() {
 		summary: "Print what applying personnel files would do, and change nothing.",
 		help: `Reads the files and the directory and prints the operations the daemon
 would run for them: the usernames it would allocate, the letters it would
-write, the events it would hold until their effective date. It plans the
+write, the events it would hold until their effective date. A roster
+(roster*.csv, roster*.jsonl) is compared with the directory and the events
+it derives are planned (reconcile applies them); the departures it suggests
+are listed, since they always wait for an operator. It plans the
 files' events alone, against the directory as it is now: events a running
 daemon has received but not yet applied (held until their effective date,
 or waiting for the directory) are not taken into account, and may take a
@@ -46,10 +49,25 @@ Exit status: 0 planned, 1 rows rejected or the directory unreachable,
 			}
 			code := exitOK
 			var entries []sync.Entry
+			var rosters []*sync.Roster
 			for _, path := range fs.Args() {
 				data, err := os.ReadFile(path)
 				if err != nil {
 					return a.fail(exitFailure, "%v", err)
+				}
+				if sync.IsRoster(path) {
+					ro, err := sync.ParseRoster(path, data, l.Rules, now(), sync.WithHeaders(l.Cfg.Sync.Inbox.Headers))
+					if err != nil {
+						fmt.Fprintln(a.stderr, err)
+						code = exitFailure
+						continue
+					}
+					for _, r := range ro.Batch.Rejected {
+						fmt.Fprintln(a.stderr, r.Error())
+						code = exitFailure
+					}
+					rosters = append(rosters, ro)
+					continue
 				}
 				b, err := sync.Parse(path, data, sync.SourceInbox, l.Rules, now(), sync.WithHeaders(l.Cfg.Sync.Inbox.Headers))
 				var fe *sync.FileError
@@ -77,6 +95,21 @@ Exit status: 0 planned, 1 rows rejected or the directory unreachable,
 			snap, err := dir.Snapshot(ctx)
 			if err != nil {
 				return a.fail(exitFailure, "%v", err)
+			}
+			for _, ro := range rosters {
+				if err := sync.RosterTooShort(ro, snap, l.Cfg.Sync.Guard); err != nil {
+					fmt.Fprintf(a.stderr, "%s: %v\n", ro.File, err)
+					code = exitFailure
+					continue
+				}
+				derived := sync.Reconcile(ro, snap, nil, l.Rules, now())
+				fmt.Fprintf(a.stderr, "%s: %d people listed; %d events derived\n", ro.File, len(ro.Rows), len(derived))
+				for _, ev := range derived {
+					if ev.Type == sync.RosterDeparture {
+						fmt.Fprintf(a.stderr, "  employee %s is no longer listed: a departure that waits for an operator's approval\n", ev.EmployeeID)
+					}
+					entries = append(entries, sync.Entry{Seq: uint64(len(entries) + 1), Event: ev, Status: sync.Pending})
+				}
 			}
 			planner := &sync.Planner{Rules: l.Rules, Layout: layout(l.Cfg.Directory)}
 			plan := planner.Plan(entries, snap, now())
