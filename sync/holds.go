@@ -36,8 +36,8 @@ type Hold struct {
 	Reason  string    `json:"reason"`
 	// Events are the keys (source/event_id) of the held events.
 	Events []string `json:"events"`
-	// Counts are the held operations by kind; Ops their total, which an
-	// approval may not exceed when the events are planned again.
+	// Counts are the held operations by kind, which an approval may not
+	// exceed when the events are planned again; Ops their total.
 	Counts map[string]int `json:"counts"`
 	Ops    int            `json:"ops"`
 	// Sample names some of them: "lock tuanlv".
@@ -217,14 +217,22 @@ func (e *Engine) guard(p *Plan, managed int) (*Hold, error) {
 		return nil, nil
 	}
 	limit := e.cfg.Guard.limit(managed)
-	// Events an approved hold let through run unless they grew.
-	approved := map[string]int{}
+	// Events an approved hold let through run unless they grew: more
+	// operations of a kind than were held (a lock became a revocation).
+	approved := map[string]map[string]int{}
 	var free, counted []*eventOps
 	for _, seq := range order {
 		x := byEvent[seq]
 		if h := e.holds.of(x.ev.Key()); h != nil && h.Status == HoldApproved {
-			approved[h.ID] += len(x.kinds)
-			if approved[h.ID] <= h.Ops {
+			if approved[h.ID] == nil {
+				approved[h.ID] = map[string]int{}
+			}
+			grew := false
+			for _, k := range x.kinds {
+				approved[h.ID][k]++
+				grew = grew || approved[h.ID][k] > h.Counts[k]
+			}
+			if !grew {
 				continue
 			}
 		}

@@ -198,3 +198,49 @@ func TestEngine_ReconcileJob(t *testing.T) {
 		t.Errorf("no roster: no error")
 	}
 }
+
+// An approval applies what was held; if the held events would now change
+// more (a departure whose revocation fell due meanwhile), they are held
+// again for a new decision.
+func TestEngine_ApprovalOfAHoldThatGrew(t *testing.T) {
+	env := newLifeEnv(t)
+	for i, n := range []string{"Nguyễn Quốc Trạng", "Lê Văn Tuấn"} {
+		env.hire(fmt.Sprintf("NV%d", i), n, "sotttt", "Chuyên viên")
+	}
+	path := filepath.Join(t.TempDir(), "roster.csv")
+	writeFile(t, path, rosterHeader+"NV0,Nguyễn Quốc Trạng,sotttt,Chuyên viên\n")
+	env.eng.cfg.Guard.MinRosterRatio = 0.5
+	if _, err := env.eng.IngestRoster(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, rep, err := env.eng.Process(context.Background()); err != nil || rep.Guarded != 1 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	first := env.eng.Holds(HoldPending)[0]
+	if first.Ops != 1 {
+		t.Fatalf("held %+v", first)
+	}
+	// Seven months later the revocation is due too: the same event now
+	// locks and revokes.
+	env.now = env.now.AddDate(0, 7, 0)
+	rep, err := env.eng.Approve(context.Background(), first.ID, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Guarded != 1 || len(rep.Holds) != 1 || rep.Holds[0] == first.ID {
+		t.Fatalf("approval of a hold that grew: %+v", rep)
+	}
+	if a := env.person("NV1"); a.Locked || a.Revoked {
+		t.Errorf("applied although it grew: %s", status(a))
+	}
+	again := env.eng.Holds(HoldPending)
+	if len(again) != 1 || again[0].Ops != 1 || again[0].Counts["revoke"] != 1 {
+		t.Fatalf("held again: %+v", again)
+	}
+	if _, err := env.eng.Approve(context.Background(), again[0].ID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if a := env.person("NV1"); !a.Revoked {
+		t.Errorf("after the second approval: %s", status(a))
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,4 +184,46 @@ func TestPlan_Roster(t *testing.T) {
 		t.Errorf("plan wrote to the directory")
 	}
 	_ = state
+}
+
+// plan on another directory's LDIF export (two provinces merging) lists
+// every username and mail collision with a ladder name for the incoming
+// person, and changes nothing.
+func TestPlan_MergerCollisions(t *testing.T) {
+	srv := slapdtest.New(t, slapdtest.Options{})
+	cfg, _ := harnessConfig(t, srv)
+	if _, errOut, code := ldapsync(t, nil, "apply", "--config", cfg, "../../examples/personnel.csv"); code != 0 {
+		t.Fatalf("apply: %s", errOut)
+	}
+	before := dump(t, srv)
+	other := filepath.Join(t.TempDir(), "khanhhoa.ldif")
+	os.WriteFile(other, []byte(`dn: uid=quoctrang,ou=people,dc=khanhhoa,dc=gov,dc=vn
+objectClass: inetOrgPerson
+uid: quoctrang
+cn:: `+base64.StdEncoding.EncodeToString([]byte("Trần Quốc Trạng"))+`
+sn:: `+base64.StdEncoding.EncodeToString([]byte("Trần"))+`
+mail: quoctrang@khanhhoa.gov.vn
+
+dn: uid=minhan,ou=people,dc=khanhhoa,dc=gov,dc=vn
+objectClass: inetOrgPerson
+uid: minhan
+cn:: `+base64.StdEncoding.EncodeToString([]byte("Hoàng Minh An"))+`
+sn:: `+base64.StdEncoding.EncodeToString([]byte("Hoàng"))+`
+mail: minhan@khanhhoa.gov.vn
+`), 0o600)
+	out, errOut, code := ldapsync(t, nil, "plan", "--config", cfg, other)
+	if code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{"2 people incoming, 1 collide", "username quoctrang", "uid=quoctrang,ou=people,dc=ninhthuan", "trangtq", "quoctrang@khanhhoa.gov.vn"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "minhan") {
+		t.Errorf("a person without collision is listed:\n%s", out)
+	}
+	if dump(t, srv) != before {
+		t.Errorf("plan wrote to the directory")
+	}
 }

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
 
+	"github.com/ldapsync/ldapsync/directory"
+	"github.com/ldapsync/ldapsync/rules"
 	"github.com/ldapsync/ldapsync/sync"
 )
 
@@ -20,7 +26,11 @@ would run for them: the usernames it would allocate, the letters it would
 write, the events it would hold until their effective date. A roster
 (roster*.csv, roster*.jsonl) is compared with the directory and the events
 it derives are planned (reconcile applies them); the departures it suggests
-are listed, since they always wait for an operator. It plans the
+are listed, since they always wait for an operator. An LDIF export of
+another directory (two provinces merging) is checked for usernames and mail
+addresses this one holds: every collision is listed with a ladder name free
+on both sides for the incoming person, the old address to keep as an
+alias. Renaming at a merger stays a manual, reviewed step. It plans the
 files' events alone, against the directory as it is now: events a running
 daemon has received but not yet applied (held until their effective date,
 or waiting for the directory) are not taken into account, and may take a
@@ -50,10 +60,19 @@ Exit status: 0 planned, 1 rows rejected or the directory unreachable,
 			code := exitOK
 			var entries []sync.Entry
 			var rosters []*sync.Roster
+			var incoming []rules.Account
 			for _, path := range fs.Args() {
 				data, err := os.ReadFile(path)
 				if err != nil {
 					return a.fail(exitFailure, "%v", err)
+				}
+				if strings.EqualFold(filepath.Ext(path), ".ldif") {
+					people, err := directory.ReadPeopleLDIF(bytes.NewReader(data))
+					if err != nil {
+						return a.fail(exitFailure, "%s: %v", path, err)
+					}
+					incoming = append(incoming, people...)
+					continue
 				}
 				if sync.IsRoster(path) {
 					ro, err := sync.ParseRoster(path, data, l.Rules, now(), sync.WithHeaders(l.Cfg.Sync.Inbox.Headers))
@@ -111,6 +130,9 @@ Exit status: 0 planned, 1 rows rejected or the directory unreachable,
 					entries = append(entries, sync.Entry{Seq: uint64(len(entries) + 1), Event: ev, Status: sync.Pending})
 				}
 			}
+			if len(incoming) > 0 {
+				a.printCollisions(sync.Collisions(incoming, snap, l.Rules), len(incoming))
+			}
 			planner := &sync.Planner{Rules: l.Rules, Layout: layout(l.Cfg.Directory)}
 			plan := planner.Plan(entries, snap, now())
 			if *output == "json" {
@@ -127,4 +149,23 @@ Exit status: 0 planned, 1 rows rejected or the directory unreachable,
 			return code
 		},
 	})
+}
+
+// printCollisions prints a merger's collisions.
+func (a *app) printCollisions(cs []sync.Collision, n int) {
+	fmt.Fprintf(a.stdout, "merger check: %d people incoming, %d collide with this directory\n", n, len(cs))
+	if len(cs) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INCOMING\tNAME\tCOLLIDES ON\tHELD HERE BY\tPROPOSED\tKEEP AS ALIAS")
+	for _, c := range cs {
+		proposed := c.Proposed
+		if proposed == "" {
+			proposed = "(none: " + c.Problem + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\t%s\n", c.DN, c.Name, c.Kind, c.UID, c.Holder, proposed, c.Alias)
+	}
+	tw.Flush()
+	fmt.Fprintln(a.stdout)
 }
