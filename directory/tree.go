@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -51,13 +52,20 @@ type entrySpec struct {
 // pwdGraceAuthNLimit an administrator adds to a policy) stay. It reports
 // what it changed, also when it fails part way.
 func (c *Client) EnsureTree(ctx context.Context, r *rules.Rules) ([]rules.TreeChange, error) {
+	return c.EnsureTreeAt(ctx, r, time.Now())
+}
+
+// EnsureTreeAt is EnsureTree at now, the caller's clock: the unit changes
+// in effect then decide which units carry the mail addresses of ceased
+// ones (rules.UnitChange.OldAccounts "alias").
+func (c *Client) EnsureTreeAt(ctx context.Context, r *rules.Rules, now time.Time) ([]rules.TreeChange, error) {
 	for _, reserved := range []string{DefaultPolicyCN, ServicePolicyCN} {
 		if _, ok := r.Config.Password.Profiles[reserved]; ok {
 			return nil, fmt.Errorf("directory: password profile %q: the name is taken by the policy entry %s", reserved, c.cfg.PolicyDN(reserved))
 		}
 	}
 	var changed []rules.TreeChange
-	for _, spec := range c.treeSpecs(r) {
+	for _, spec := range c.treeSpecs(r, now) {
 		what, err := c.ensure(ctx, spec)
 		if err != nil {
 			return changed, err
@@ -72,7 +80,7 @@ func (c *Client) EnsureTree(ctx context.Context, r *rules.Rules) ([]rules.TreeCh
 
 // treeSpecs lists the entries of the tree, every parent before its
 // children.
-func (c *Client) treeSpecs(r *rules.Rules) []entrySpec {
+func (c *Client) treeSpecs(r *rules.Rules, now time.Time) []entrySpec {
 	var specs []entrySpec
 	for _, ct := range c.cfg.containers() {
 		specs = append(specs, entrySpec{dn: c.cfg.under(ct.rdn), attrs: []attr{
@@ -84,13 +92,18 @@ func (c *Client) treeSpecs(r *rules.Rules) []entrySpec {
 	if r.Units != nil {
 		units = r.Units.All()
 	}
+	aliases, moved := r.MailAliases(now)
 	for _, u := range units {
 		acct := u.Account()
+		mail := append([]string{r.Mail(acct)}, aliases[acct]...)
+		if moved[acct] {
+			mail = nil // the address is the new unit's now
+		}
 		specs = append(specs, entrySpec{dn: c.cfg.UnitDN(u), attrs: []attr{
 			{name: "objectClass", values: []string{"organizationalUnit", "ldapsyncUnit"}, merge: true},
 			{name: "ou", values: []string{acct}, merge: true},
 			{name: "uid", values: []string{acct}},
-			{name: "mail", values: []string{r.Mail(acct)}},
+			{name: "mail", values: mail},
 			{name: "ldapsyncUnitKind", values: nonEmpty(string(u.Kind))},
 			{name: "description", values: nonEmpty(u.Name)},
 			{name: "displayName", values: nonEmpty(u.Name)},

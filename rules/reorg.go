@@ -2,6 +2,7 @@ package rules
 
 import (
 	"slices"
+	"time"
 
 	"github.com/ldapsync/ldapsync/internal/field"
 )
@@ -32,6 +33,37 @@ type UnitChange struct {
 	// Act is the legal act behind the change, for the audit (e.g.
 	// "Resolution 1667/NQ-UBTVQH15").
 	Act string `yaml:"act"`
+	// OldAccounts says what becomes of the organisational accounts of the
+	// units that cease: "embargo" (the default) leaves their entries as
+	// they are, names taken and mail delivered to them; "alias" moves
+	// their mail addresses, from Effective, onto the unit of To (one unit
+	// only), so mail to the old address reaches the new unit, while the
+	// old entries keep their names taken. With "alias" the old units stay
+	// in rules.units until an administrator retires them.
+	OldAccounts string `yaml:"old_accounts"`
+}
+
+// Old account policies of a UnitChange.
+const (
+	OldAccountsEmbargo = "embargo"
+	OldAccountsAlias   = "alias"
+)
+
+// MailAliases returns, at now, the mail addresses of ceased units that
+// unit changes with OldAccounts "alias" have moved onto a new unit (by the
+// new unit's account), and the ceased units whose address moved.
+func (r *Rules) MailAliases(now time.Time) (aliases map[string][]string, moved map[string]bool) {
+	aliases, moved = map[string][]string{}, map[string]bool{}
+	for _, c := range r.UnitChanges {
+		if c.OldAccounts != OldAccountsAlias || len(c.To) != 1 || now.Before(c.Effective.In(r.Location)) {
+			continue
+		}
+		for _, old := range c.From {
+			aliases[c.To[0]] = append(aliases[c.To[0]], r.Mail(old))
+			moved[old] = true
+		}
+	}
+	return aliases, moved
 }
 
 // Target returns the unit the person employee of a unit in From moves to,
@@ -94,6 +126,20 @@ func validateUnitChanges(changes []UnitChange, tree *UnitTree, path string) fiel
 		}
 		if len(c.To) == 1 && len(c.People) > 0 {
 			errs.Add(field.Join(p, "people"), "only a split (several units in to) names people")
+		}
+		switch c.OldAccounts {
+		case "", OldAccountsEmbargo:
+		case OldAccountsAlias:
+			if len(c.To) != 1 {
+				errs.Add(field.Join(p, "old_accounts"), "alias needs one unit in to: a split's old address cannot go to two units")
+			}
+			for j, u := range c.From {
+				if _, ok := tree.Lookup(u); tree != nil && !ok {
+					errs.Add(field.Index(field.Join(p, "from"), j), "%q must stay in rules.units while old_accounts is alias: its entry gives up its address", u)
+				}
+			}
+		default:
+			errs.Add(field.Join(p, "old_accounts"), "%q must be embargo or alias", c.OldAccounts)
 		}
 	}
 	return errs

@@ -136,7 +136,7 @@ func TestSlapd_UnitReorganisation(t *testing.T) {
 	cfg := env.r.Config
 	cfg.Units = append(slices.Clone(cfg.Units), &rules.Unit{Name: "Ủy ban nhân dân huyện Ninh Hải - Ninh Phước", Kind: rules.KindDistrict, Abbr: "nhnp"})
 	cfg.UnitChanges = []rules.UnitChange{{ID: "merge-2025", Effective: rules.DateOf(env.now.In(env.r.Location)),
-		From: []string{"ubnd_nh", "ubnd_np"}, To: []string{"ubnd_nhnp"}, Act: "illustrative"}}
+		From: []string{"ubnd_nh", "ubnd_np"}, To: []string{"ubnd_nhnp"}, Act: "illustrative", OldAccounts: rules.OldAccountsAlias}}
 	r, errs := rules.New(cfg, "rules")
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -145,8 +145,11 @@ func TestSlapd_UnitReorganisation(t *testing.T) {
 	if err := env.eng.EnsureTree(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := rootSearch(env.t, env.srv, "(uid=ubnd_nhnp)", "dn"); !strings.Contains(got, "dn: ou=ubnd_nhnp,ou=units,") {
-		t.Fatalf("the new unit's entry and account:\n%s", got)
+	got := rootSearch(env.t, env.srv, "(uid=ubnd_nhnp)", "mail")
+	for _, want := range []string{"dn: ou=ubnd_nhnp,ou=units,", "mail: ubnd_nhnp@ninhthuan.gov.vn", "mail: ubnd_nh@ninhthuan.gov.vn", "mail: ubnd_np@ninhthuan.gov.vn"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the new unit's entry lacks %q:\n%s", want, got)
+		}
 	}
 	res, err := env.eng.Sweep(context.Background(), SweepOptions{})
 	if err != nil || res.Report.Guarded != 2 {
@@ -168,8 +171,9 @@ func TestSlapd_UnitReorganisation(t *testing.T) {
 			t.Errorf("%s after the merger: %s %s in %s", x.id, p.UID, p.DN, p.Unit)
 		}
 	}
-	// The old units' entries stay: their names remain taken.
-	if got := rootSearch(env.t, env.srv, "(|(uid=ubnd_nh)(uid=ubnd_np))", "dn"); strings.Count(got, "dn: ") != 2 {
+	// The old units' entries stay, their names taken, their addresses
+	// the new unit's now.
+	if got := rootSearch(env.t, env.srv, "(|(uid=ubnd_nh)(uid=ubnd_np))", "mail"); strings.Count(got, "dn: ") != 2 || strings.Contains(got, "mail:") {
 		t.Errorf("old units:\n%s", got)
 	}
 }

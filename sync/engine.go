@@ -29,7 +29,7 @@ const SourceInbox = "inbox"
 // TreeEnsurer creates the containers, units, groups and password policy the
 // accounts live in; the directory package's Client satisfies it.
 type TreeEnsurer interface {
-	EnsureTree(ctx context.Context, r *rules.Rules) ([]rules.TreeChange, error)
+	EnsureTreeAt(ctx context.Context, r *rules.Rules, now time.Time) ([]rules.TreeChange, error)
 }
 
 // Engine ties the journal, the planner, the applier and the audit log to
@@ -192,7 +192,7 @@ func (e *Engine) EnsureTree(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	created, err := t.EnsureTree(ctx, e.Rules())
+	created, err := t.EnsureTreeAt(ctx, e.Rules(), e.now())
 	for _, c := range created {
 		if _, aerr := e.audit.Append(AuditRecord{Time: e.now(), Action: "ensure", DN: c.DN, Reason: c.What, Source: "config"}); aerr != nil {
 			return aerr

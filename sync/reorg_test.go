@@ -86,6 +86,9 @@ func TestUnitChanges_Validate(t *testing.T) {
 	cfg.UnitChanges = []rules.UnitChange{
 		{ID: "a", Effective: day, From: []string{"ubnd_nh"}, To: []string{"nowhere"}},
 		{ID: "a", From: []string{"ubnd_nh"}, To: []string{"ubnd_np"}, People: map[string]string{"NV1": "ubnd_np"}},
+		{ID: "c", Effective: day, From: []string{"vhtt_nh"}, To: []string{"ubnd_np", "ubnd_prtc"}, OldAccounts: "alias"},
+		{ID: "d", Effective: day, From: []string{"gone"}, To: []string{"ubnd_np"}, OldAccounts: "alias"},
+		{ID: "e", Effective: day, From: []string{"tnmt_nh"}, To: []string{"ubnd_np"}, OldAccounts: "forget"},
 	}
 	_, errs := rules.New(cfg, "rules")
 	want := []string{
@@ -94,6 +97,9 @@ func TestUnitChanges_Validate(t *testing.T) {
 		`rules.unit_changes[1].effective: required`,
 		`rules.unit_changes[1].from[0]: "ubnd_nh" already ceases in change "a"`,
 		`rules.unit_changes[1].people: only a split`,
+		`rules.unit_changes[2].old_accounts: alias needs one unit in to`,
+		`rules.unit_changes[3].from[0]: "gone" must stay in rules.units while old_accounts is alias`,
+		`rules.unit_changes[4].old_accounts: "forget" must be embargo or alias`,
 	}
 	text := errs.Error()
 	for _, w := range want {

@@ -32,7 +32,7 @@ type treeCounter struct {
 	n  int
 }
 
-func (c *treeCounter) EnsureTree(context.Context, *rules.Rules) ([]rules.TreeChange, error) {
+func (c *treeCounter) EnsureTreeAt(context.Context, *rules.Rules, time.Time) ([]rules.TreeChange, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n++

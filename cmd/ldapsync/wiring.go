@@ -150,3 +150,10 @@ func (a *app) pauseAfterWrites() func(*sync.Op) {
 		}
 	}
 }
+
+// The directory client is what the engine needs: checked when building,
+// since the engine finds the tree check by a type assertion.
+var (
+	_ sync.Directory   = (*directory.Client)(nil)
+	_ sync.TreeEnsurer = (*directory.Client)(nil)
+)
