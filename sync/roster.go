@@ -74,10 +74,15 @@ func ParseRoster(name string, data []byte, r *rules.Rules, received time.Time, o
 		opt(&o)
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	sum := sha256.Sum256(data) // of the file as it came: the same export, the same ids
+	var warning string
 	if !utf8.Valid(data) {
-		return nil, &FileError{name, errors.New("a roster must be UTF-8: save it as \"CSV UTF-8\" from Excel")}
+		text, enc, err := decodeLegacyText(data)
+		if err != nil {
+			return nil, &FileError{name, err}
+		}
+		data, warning = text, fmt.Sprintf("file is not UTF-8; read as %s (save as \"CSV UTF-8\" to avoid this)", enc)
 	}
-	sum := sha256.Sum256(data)
 	ro := &Roster{File: name, Hash: hex.EncodeToString(sum[:]), Effective: rules.DateOf(received.In(r.Location)),
 		Batch: &Batch{File: name, Format: FormatOf(name), headers: defaultHeaderIndex}}
 	if o.headers != nil {
@@ -86,6 +91,9 @@ func ParseRoster(name string, data []byte, r *rules.Rules, received time.Time, o
 			return nil, &FileError{name, fmt.Errorf("header map: %w", errs)}
 		}
 		ro.Batch.headers = idx
+	}
+	if warning != "" {
+		ro.Batch.Warnings = append(ro.Batch.Warnings, warning)
 	}
 	var recs []Record
 	var err error
@@ -461,4 +469,37 @@ func (e *Engine) ingestRoster(name, stamp string, data []byte) (*RosterResult, e
 	e.log.Info().Str("file", name).Int("rows", len(ro.Rows)).Int("rejected", len(ro.Batch.Rejected)).Int("added", res.Added).
 		Int("duplicates", res.Duplicates).Interface("derived", res.Derived).Msg("roster reconciled")
 	return res, nil
+}
+
+// decodeLegacyText reads data, which is not UTF-8, in the one legacy
+// encoding (Windows-1258, TCVN3, VNI) in which every line is well-formed
+// Vietnamese, as event files are read (see readLegacy); none, or two that
+// read differently, is an error naming why.
+func decodeLegacyText(data []byte) ([]byte, string, error) {
+	if bytes.IndexByte(data, 0) >= 0 {
+		return nil, "", fmt.Errorf("not a text file: it holds NUL bytes (%s)", saveAsUTF8)
+	}
+	var fit []byte
+	var fitEnc string
+	var misfits []string
+	for _, enc := range legacyEncodings {
+		text, err := enc.decode(data)
+		if err == nil {
+			if p := linesProblem(text); p != "" {
+				err = errors.New(p)
+			}
+		}
+		switch {
+		case err != nil:
+			misfits = append(misfits, fmt.Sprintf("as %s (%v)", enc.name, err))
+		case fit == nil:
+			fit, fitEnc = text, enc.name
+		case !bytes.Equal(fit, text):
+			return nil, "", fmt.Errorf("cannot tell the encoding: it reads as Vietnamese both as %s and as %s, differently: %s", fitEnc, enc.name, saveAsUTF8)
+		}
+	}
+	if fit == nil {
+		return nil, "", fmt.Errorf("cannot tell the encoding: the file is not UTF-8, and it is not Vietnamese read %s: %s", strings.Join(misfits, ", nor "), saveAsUTF8)
+	}
+	return fit, fitEnc, nil
 }
