@@ -3,13 +3,14 @@
 # race detector gcc and libc6-dev).
 
 GO       ?= go
-# gcc and libc6-dev: go test -race needs cgo.
-DEBS     := slapd ldap-utils gcc libc6-dev
+# gcc and libc6-dev: go test -race needs cgo. systemd (systemd-analyze) and
+# procps (/bin/kill, the unit's ExecReload): make test-systemd.
+DEBS     := slapd ldap-utils gcc libc6-dev systemd procps
 BIN      := bin/ldapsync
 # sudo when not root; CI and containers run as root.
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build dev dev-slapd test test-dates bench vet fmt clean
+.PHONY: all deps build dev dev-slapd test test-dates test-systemd bench vet fmt clean
 
 all: build
 
@@ -44,10 +45,32 @@ dev-slapd: deps build
 
 ## test: every test, the integration tests against a real slapd included,
 ## and every benchmark run once so that none of them rots.
-test: deps vet
+test: deps vet test-systemd
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 	@$(MAKE) --no-print-directory test-dates
+
+## test-systemd: check the systemd unit without a running systemd (a
+## container will do). systemd-analyze verify reads a copy whose
+## /usr/local/bin/ldapsync is a stand-in script, since verify wants every
+## Exec binary to exist; any line it prints (an unknown key, a bad value:
+## systemd only warns and goes on) fails. systemd-analyze security
+## --offline=yes must rate the unit's exposure at most SYSTEMD_MAX_EXPOSURE
+## (0.0 is locked down, 10.0 wide open).
+SYSTEMD_UNIT         := deploy/systemd/ldapsync.service
+SYSTEMD_MAX_EXPOSURE := 2.0
+test-systemd: deps
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	printf '#!/bin/sh\nexit 0\n' > "$$tmp/ldapsync" && chmod 0755 "$$tmp/ldapsync" && \
+	sed "s|/usr/local/bin/ldapsync|$$tmp/ldapsync|g" $(SYSTEMD_UNIT) > "$$tmp/ldapsync.service" && \
+	out=$$(systemd-analyze verify --man=no "$$tmp/ldapsync.service" 2>&1); rc=$$?; \
+	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "systemd-analyze verify $(SYSTEMD_UNIT): exit $$rc"; echo "$$out"; exit 1; fi; \
+	out=$$(systemd-analyze security --offline=yes --no-pager $(SYSTEMD_UNIT) 2>&1) || { echo "$$out"; exit 1; }; \
+	level=$$(echo "$$out" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'); \
+	if [ -z "$$level" ]; then echo "systemd-analyze security: no overall exposure level in:"; echo "$$out"; exit 1; fi; \
+	if awk -v l="$$level" -v max=$(SYSTEMD_MAX_EXPOSURE) 'BEGIN { exit !(l + 0 > max + 0) }'; then \
+	  echo "$$out" | grep '✗'; echo "$(SYSTEMD_UNIT): exposure $$level, above $(SYSTEMD_MAX_EXPOSURE)"; exit 1; fi; \
+	echo "$(SYSTEMD_UNIT): systemd-analyze verify OK, security exposure $$level (at most $(SYSTEMD_MAX_EXPOSURE))"
 
 ## test-dates: the date guard. Every test again with the tests' clock
 ## (internal/testclock) moved DATE_SHIFT days back, then forward; random

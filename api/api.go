@@ -49,6 +49,13 @@ type Engine interface {
 	AdoptRoster(ctx context.Context, path string, dryRun bool, by string) (*sync.AdoptResult, error)
 }
 
+// Explainer tells an account's story; *sync.Engine has it. It stands
+// apart from Engine so that an Engine without it (a test's) still serves
+// the other routes; GET /v1/explain is served when the engine has it.
+type Explainer interface {
+	Explain(ctx context.Context, uid string) (*sync.Explanation, error)
+}
+
 // Delivered is the body of POST /v1/letters/done.
 type Delivered struct {
 	Paths []string `json:"paths"`
@@ -143,6 +150,7 @@ type peerKey struct{}
 //	POST /v1/reconcile?path=FILE   a roster file the daemon can read
 //	POST /v1/letters/done          {"paths": [...], "by": NAME}
 //	POST /v1/adopt?path=FILE&dry_run=1   {"by": NAME}
+//	GET  /v1/explain/{uid}         an account's story, state and next deadline
 func Handler(e Engine, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/holds", func(w http.ResponseWriter, r *http.Request) {
@@ -282,6 +290,19 @@ func Handler(e Engine, log zerolog.Logger) http.Handler {
 		}
 		reply(w, http.StatusOK, ans)
 	})
+	if ex, ok := e.(Explainer); ok {
+		mux.HandleFunc("GET /v1/explain/{uid}", func(w http.ResponseWriter, r *http.Request) {
+			x, err := ex.Explain(r.Context(), r.PathValue("uid"))
+			switch {
+			case errors.Is(err, sync.ErrNoAccount):
+				reply(w, http.StatusNotFound, problem{err.Error()})
+			case err != nil:
+				reply(w, http.StatusServiceUnavailable, problem{err.Error()})
+			default:
+				reply(w, http.StatusOK, x)
+			}
+		})
+	}
 	mux.HandleFunc("GET /v1/forecast", func(w http.ResponseWriter, r *http.Request) {
 		days, err := strconv.Atoi(r.URL.Query().Get("days"))
 		if err != nil || days < 0 {

@@ -111,6 +111,12 @@ func (c *Client) Adopt(ctx context.Context, path string, dryRun bool, by string)
 	return &res, c.do(ctx, http.MethodPost, "/v1/adopt?"+q.Encode(), Decision{By: by}, &res)
 }
 
+// Explain asks the daemon for the story of the account uid.
+func (c *Client) Explain(ctx context.Context, uid string) (*sync.Explanation, error) {
+	var res sync.Explanation
+	return &res, c.do(ctx, http.MethodGet, "/v1/explain/"+url.PathEscape(uid), nil, &res)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {

@@ -49,13 +49,18 @@ within 60 days.`,
 	})
 	register(&command{
 		name:    "audit",
-		args:    "verify [FILE]",
-		summary: "Verify the hash chain of the audit log and print its head.",
+		args:    "verify [FILE] | export --from DATE --to DATE [--format csv|json] [--unit UNIT] [FILE]",
+		summary: "Verify the hash chain of the audit log and print its head, or export a period of it.",
 		help: `FILE defaults to <sync.state_dir>/audit.jsonl. Any changed, removed or
 reordered record breaks the chain; the error names the first one. Record
 the printed head somewhere else now and then: a chain rewritten from the
-start would verify, but would not end in a head you recorded.`,
-		run: func(_ context.Context, a *app, fs *flag.FlagSet, args []string) int {
+start would verify, but would not end in a head you recorded.
+"ldapsync audit export --help" describes the export.`,
+		run: func(ctx context.Context, a *app, fs *flag.FlagSet, args []string) int {
+			// export has flags of its own.
+			if len(args) > 0 && args[0] == "export" {
+				return a.auditExport(ctx, args[1:])
+			}
 			path := a.configFlag(fs)
 			if code := a.parse(fs, args); code >= 0 {
 				return code

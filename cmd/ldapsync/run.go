@@ -51,6 +51,7 @@ not valid, the running config stays and the problems are logged.`,
 				return a.fail(exitUsage, "%v", err)
 			}
 			log.Info().Str("version", buildVersion()).Str("config", l.Path).Str("directory", l.Cfg.Directory.URL).Msg("ldapsync starting")
+			sd := newNotifier(a.getenv, log.With().Str("component", "systemd").Logger())
 			dir, err := dial(ctx, l.Cfg.Directory, log, true)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -78,17 +79,24 @@ not valid, the running config stays and the problems are logged.`,
 			}
 			hup, stop := a.hangups()
 			defer stop()
+			// Ready only once SIGHUP is caught: systemctl reload may follow at once.
+			sd.ready()
 			go func() {
 				for {
 					select {
 					case <-ctx.Done():
+						sd.stopping()
 						return
 					case <-hup:
 						reload(*c.config, l, eng, log)
 					}
 				}
 			}()
-			if err := eng.Run(ctx); err != nil {
+			alive := make(chan struct{})
+			go sd.watch(alive)
+			err = eng.Run(ctx)
+			close(alive)
+			if err != nil {
 				log.Error().Err(err).Msg("daemon stopped")
 				return exitFailure
 			}

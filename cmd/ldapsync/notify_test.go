@@ -1,0 +1,245 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ldapsync/ldapsync/directory/slapdtest"
+	"github.com/ldapsync/ldapsync/internal/syncbuf"
+	"github.com/ldapsync/ldapsync/internal/yamlpatch"
+)
+
+// listenNotify listens on a unixgram socket as systemd does for
+// NOTIFY_SOCKET and returns its name and the datagrams that arrive on it.
+// An abstract name ("@…") leaves no file behind.
+func listenNotify(t *testing.T, abstract bool) (string, <-chan string) {
+	t.Helper()
+	name := fmt.Sprintf("@ldapsync-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	if !abstract {
+		// A short directory: a socket path must fit in 108 bytes.
+		dir, err := os.MkdirTemp("", "sdn")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		name = filepath.Join(dir, "notify")
+	}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch := make(chan string, 1024)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(ch)
+				return
+			}
+			ch <- string(buf[:n])
+		}
+	}()
+	return name, ch
+}
+
+// awaitDatagram returns the first datagram that contains want, failing
+// after d.
+func awaitDatagram(t *testing.T, ch <-chan string, want string, d time.Duration) string {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case msg, ok := <-ch:
+			if !ok {
+				t.Fatalf("notify socket closed before %q", want)
+			}
+			if strings.Contains(msg, want) {
+				return msg
+			}
+		case <-deadline:
+			t.Fatalf("no %q on the notify socket within %s", want, d)
+		}
+	}
+}
+
+func fakeEnv(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestNewNotifier(t *testing.T) {
+	pid := fmt.Sprint(os.Getpid())
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		socket   string
+		watchdog time.Duration
+	}{
+		{name: "not under systemd", env: map[string]string{"WATCHDOG_USEC": "30000000"}},
+		{name: "notify without watchdog", env: map[string]string{"NOTIFY_SOCKET": "/run/systemd/notify"}, socket: "/run/systemd/notify"},
+		{name: "watchdog", env: map[string]string{"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "30000000"}, socket: "@x", watchdog: 30 * time.Second},
+		{name: "watchdog for this pid", env: map[string]string{"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "2000000", "WATCHDOG_PID": pid}, socket: "@x", watchdog: 2 * time.Second},
+		{name: "watchdog for another pid", env: map[string]string{"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "2000000", "WATCHDOG_PID": "1"}, socket: "@x"},
+		{name: "watchdog zero", env: map[string]string{"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "0"}, socket: "@x"},
+		{name: "watchdog garbage", env: map[string]string{"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "30s"}, socket: "@x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNotifier(fakeEnv(tc.env), zerolog.Nop())
+			if n.socket != tc.socket || n.watchdog != tc.watchdog {
+				t.Errorf("got socket %q watchdog %s, want %q %s", n.socket, n.watchdog, tc.socket, tc.watchdog)
+			}
+		})
+	}
+}
+
+func TestNotifier_Send(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		abstract bool
+	}{
+		{name: "socket file", abstract: false},
+		{name: "abstract socket", abstract: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock, ch := listenNotify(t, tc.abstract)
+			n := newNotifier(fakeEnv(map[string]string{"NOTIFY_SOCKET": sock}), zerolog.Nop())
+			n.ready()
+			if got := awaitDatagram(t, ch, "READY=1", 5*time.Second); got != "READY=1\nSTATUS=watching the inbox" {
+				t.Errorf("datagram %q", got)
+			}
+			n.stopping()
+			awaitDatagram(t, ch, "STOPPING=1", 5*time.Second)
+		})
+	}
+	t.Run("no NOTIFY_SOCKET", func(t *testing.T) {
+		if err := newNotifier(fakeEnv(nil), zerolog.Nop()).send("READY=1"); err != nil {
+			t.Error(err)
+		}
+		var nilNotifier *notifier
+		if err := nilNotifier.send("READY=1"); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("nobody listening", func(t *testing.T) {
+		n := newNotifier(fakeEnv(map[string]string{"NOTIFY_SOCKET": filepath.Join(t.TempDir(), "gone")}), zerolog.Nop())
+		if err := n.send("READY=1"); err == nil {
+			t.Error("send to a missing socket: no error")
+		}
+	})
+}
+
+func TestNotifier_Watch(t *testing.T) {
+	sock, ch := listenNotify(t, true)
+	n := newNotifier(fakeEnv(map[string]string{"NOTIFY_SOCKET": sock, "WATCHDOG_USEC": "100000"}), zerolog.Nop())
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() { n.watch(done); close(stopped) }()
+	for range 3 {
+		awaitDatagram(t, ch, "WATCHDOG=1", 5*time.Second)
+	}
+	close(done)
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch did not return once done was closed")
+	}
+
+	// Without a watchdog it returns at once.
+	off := newNotifier(fakeEnv(map[string]string{"NOTIFY_SOCKET": sock}), zerolog.Nop())
+	returned := make(chan struct{})
+	go func() { off.watch(make(chan struct{})); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch without WATCHDOG_USEC did not return")
+	}
+}
+
+// The real binary under a service manager's eyes: ldapsync run with
+// NOTIFY_SOCKET and WATCHDOG_USEC says READY=1 once the directory is
+// reached, pings the watchdog, reloads on SIGHUP (refusing a broken
+// config, taking a valid one), says STOPPING=1 on SIGTERM and exits 0.
+func TestRun_SystemdNotify(t *testing.T) {
+	bin := buildBinary(t)
+	srv := slapdtest.New(t, slapdtest.Options{})
+	cfg, _ := harnessConfig(t, srv)
+	good, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock, ch := listenNotify(t, false)
+
+	var logs syncbuf.Buffer
+	cmd := exec.Command(bin, "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	reaped := false
+	defer func() {
+		if !reaped {
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("ldapsync's log:\n%s", logs.String())
+		}
+	}()
+
+	awaitDatagram(t, ch, "READY=1", 60*time.Second)
+	awaitDatagram(t, ch, "WATCHDOG=1", 5*time.Second)
+
+	if err := os.WriteFile(cfg, append(good, []byte("bogus: 1\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the failed reload", func() bool { return strings.Contains(logs.String(), "config reload failed") })
+	withApp, err := yamlpatch.Patch(good, map[string]any{
+		"rules.applications": []map[string]string{{"name": "mail"}, {"name": "zalo", "description": "Zalo OA"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, withApp, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the reload", func() bool { return strings.Contains(logs.String(), "config reloaded") })
+	if strings.Count(logs.String(), "config reload failed") != 1 {
+		t.Errorf("the valid config was refused")
+	}
+	// Still pinging after the reloads.
+	awaitDatagram(t, ch, "WATCHDOG=1", 5*time.Second)
+
+	sent := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	awaitDatagram(t, ch, "STOPPING=1", 15*time.Second)
+	select {
+	case err := <-exited:
+		reaped = true
+		if err != nil {
+			t.Fatalf("ldapsync run after SIGTERM: %v", err)
+		}
+		t.Logf("exited 0 %s after SIGTERM", time.Since(sent).Round(time.Millisecond))
+	case <-time.After(15*time.Second - time.Since(sent)):
+		t.Fatal("ldapsync run did not exit within 15s of SIGTERM")
+	}
+	if !strings.Contains(logs.String(), "ldapsync stopped") {
+		t.Error("no \"ldapsync stopped\" in the log")
+	}
+}
