@@ -1,11 +1,13 @@
-// Package api is ldapsync's control interface over HTTP. Today it serves a
-// Unix socket in the state directory, which the operator commands (lock,
+// Package api is ldapsync's control interface over HTTP. It serves a Unix
+// socket in the state directory, which the operator commands (lock,
 // restore, requests, sweep, forecast) use to reach a running daemon, which
-// holds the state directory; a later network API serves the same routes
-// with its own authentication. Every route calls the engine method the
-// command would call itself when no daemon runs: one behaviour, two ways
-// in. The socket is mode 0600 and the kernel names the caller (its uid),
-// which is recorded as the operator when the request names none.
+// holds the state directory, and, when the config's api.listen is set, a
+// network API (Server) that serves the same routes, and HR's submissions,
+// to callers with a bearer token and a role (NT 3.2). Every route calls
+// the engine method the command would call itself when no daemon runs:
+// one behaviour, two ways in. The socket is mode 0600 and the kernel names
+// the caller (its uid), which is recorded as the operator when the request
+// names none; on the network, the token's name is.
 package api
 
 import (
@@ -139,183 +141,16 @@ type problem struct {
 // peerKey is the context key of the caller's uid.
 type peerKey struct{}
 
-// Handler returns the routes:
-//
-//	POST /v1/actions          an operator's lock or restore; answers when applied
-//	GET  /v1/requests         the open requests and their deadlines
-//	POST /v1/sweep?dry_run=1
-//	GET  /v1/forecast?days=N
-//	GET  /v1/holds?status=pending
-//	POST /v1/holds/{id}/approve, /v1/holds/{id}/reject   {"by": NAME}
-//	POST /v1/reconcile?path=FILE   a roster file the daemon can read
-//	POST /v1/letters/done          {"paths": [...], "by": NAME}
-//	POST /v1/adopt?path=FILE&dry_run=1   {"by": NAME}
-//	GET  /v1/explain/{uid}         an account's story, state and next deadline
+// Handler returns the control socket's routes (see Routes), with no
+// authentication: the socket is mode 0600 and the kernel names the caller.
+// /healthz, /readyz and /metrics are the network server's only.
 func Handler(e Engine, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/holds", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusOK, e.Holds(r.URL.Query().Get("status")))
-	})
-	for _, verb := range []string{"approve", "reject"} {
-		mux.HandleFunc("POST /v1/holds/{id}/"+verb, func(w http.ResponseWriter, r *http.Request) {
-			var d Decision
-			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&d); err != nil {
-				reply(w, http.StatusBadRequest, problem{"bad request: " + err.Error()})
-				return
-			}
-			by := d.By
-			if peer := peerName(r.Context()); peer != "" && by != peer {
-				if by == "" {
-					by = peer
-				} else {
-					by += " (as " + peer + ")"
-				}
-			}
-			decide := e.Approve
-			if verb == "reject" {
-				decide = e.Reject
-			}
-			rep, err := decide(r.Context(), r.PathValue("id"), by)
-			if err != nil && rep == nil {
-				reply(w, http.StatusUnprocessableEntity, problem{err.Error()})
-				return
-			}
-			log.Info().Str("hold", r.PathValue("id")).Str("decision", verb).Str("by", by).Msg("hold decided")
-			if err != nil {
-				reply(w, http.StatusServiceUnavailable, problem{"decided; the run that followed failed and is retried: " + err.Error()})
-				return
-			}
-			reply(w, http.StatusOK, rep)
-		})
+	for _, rt := range routes(&deps{e: e, log: log, maxBody: DefaultMaxBody}) {
+		if !rt.NetworkOnly {
+			mux.HandleFunc(rt.Method+" "+rt.Path, rt.h)
+		}
 	}
-	mux.HandleFunc("POST /v1/letters/done", func(w http.ResponseWriter, r *http.Request) {
-		var d Delivered
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&d); err != nil {
-			reply(w, http.StatusBadRequest, problem{"bad request: " + err.Error()})
-			return
-		}
-		by := d.By
-		if peer := peerName(r.Context()); peer != "" && by != peer {
-			if by == "" {
-				by = peer
-			} else {
-				by += " (as " + peer + ")"
-			}
-		}
-		if err := e.LettersDone(d.Paths, by); err != nil {
-			reply(w, http.StatusUnprocessableEntity, problem{err.Error()})
-			return
-		}
-		reply(w, http.StatusOK, Delivered{Paths: d.Paths, By: by})
-	})
-	mux.HandleFunc("POST /v1/adopt", func(w http.ResponseWriter, r *http.Request) {
-		var d Decision
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&d); err != nil {
-			reply(w, http.StatusBadRequest, problem{"bad request: " + err.Error()})
-			return
-		}
-		by := d.By
-		if peer := peerName(r.Context()); peer != "" && by != peer {
-			if by == "" {
-				by = peer
-			} else {
-				by += " (as " + peer + ")"
-			}
-		}
-		res, err := e.AdoptRoster(r.Context(), r.URL.Query().Get("path"), r.URL.Query().Get("dry_run") == "1", by)
-		if err != nil && res == nil {
-			reply(w, http.StatusUnprocessableEntity, problem{err.Error()})
-			return
-		}
-		if err != nil {
-			reply(w, http.StatusServiceUnavailable, problem{"journaled; the run that followed failed and is retried: " + err.Error()})
-			return
-		}
-		reply(w, http.StatusOK, res)
-	})
-	mux.HandleFunc("POST /v1/reconcile", func(w http.ResponseWriter, r *http.Request) {
-		ans, err := Reconcile(r.Context(), e, r.URL.Query().Get("path"))
-		if err != nil && ans == nil {
-			reply(w, http.StatusUnprocessableEntity, problem{err.Error()})
-			return
-		}
-		if err != nil {
-			reply(w, http.StatusServiceUnavailable, problem{"journaled; the run that followed failed and is retried: " + err.Error()})
-			return
-		}
-		reply(w, http.StatusOK, ans)
-	})
-	mux.HandleFunc("POST /v1/actions", func(w http.ResponseWriter, r *http.Request) {
-		var a Action
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&a); err != nil {
-			reply(w, http.StatusBadRequest, problem{"bad request: " + err.Error()})
-			return
-		}
-		by := a.By
-		if peer := peerName(r.Context()); peer != "" {
-			if by == "" {
-				by = peer
-			} else if by != peer {
-				by += " (as " + peer + ")"
-			}
-		}
-		res, err := e.Submit(r.Context(), sync.OperatorAction{Type: a.Type, UID: a.UID, Reason: a.Reason, Note: a.Note,
-			Request: a.Request, Received: a.Received, By: by})
-		if err != nil {
-			reply(w, http.StatusUnprocessableEntity, problem{err.Error()})
-			return
-		}
-		log.Info().Str("type", string(a.Type)).Str("uid", a.UID).Str("by", by).Str("status", string(res.Status)).Msg("operator action")
-		reply(w, http.StatusOK, res)
-	})
-	mux.HandleFunc("GET /v1/requests", func(w http.ResponseWriter, _ *http.Request) {
-		reply(w, http.StatusOK, e.Requests())
-	})
-	mux.HandleFunc("POST /v1/sweep", func(w http.ResponseWriter, r *http.Request) {
-		o := sync.SweepOptions{DryRun: r.URL.Query().Get("dry_run") == "1"}
-		res, err := e.Sweep(r.Context(), o)
-		if err != nil && res == nil {
-			reply(w, http.StatusServiceUnavailable, problem{err.Error()})
-			return
-		}
-		ans := SweepAnswerOf(res, o.DryRun)
-		if err != nil {
-			reply(w, http.StatusServiceUnavailable, struct {
-				*SweepAnswer
-				Error string `json:"error"`
-			}{ans, err.Error()})
-			return
-		}
-		reply(w, http.StatusOK, ans)
-	})
-	if ex, ok := e.(Explainer); ok {
-		mux.HandleFunc("GET /v1/explain/{uid}", func(w http.ResponseWriter, r *http.Request) {
-			x, err := ex.Explain(r.Context(), r.PathValue("uid"))
-			switch {
-			case errors.Is(err, sync.ErrNoAccount):
-				reply(w, http.StatusNotFound, problem{err.Error()})
-			case err != nil:
-				reply(w, http.StatusServiceUnavailable, problem{err.Error()})
-			default:
-				reply(w, http.StatusOK, x)
-			}
-		})
-	}
-	mux.HandleFunc("GET /v1/forecast", func(w http.ResponseWriter, r *http.Request) {
-		days, err := strconv.Atoi(r.URL.Query().Get("days"))
-		if err != nil || days < 0 {
-			reply(w, http.StatusBadRequest, problem{"days must be a whole number of days"})
-			return
-		}
-		f, err := e.Forecast(r.Context(), days)
-		if err != nil {
-			reply(w, http.StatusServiceUnavailable, problem{err.Error()})
-			return
-		}
-		reply(w, http.StatusOK, f)
-	})
 	return mux
 }
 
@@ -341,8 +176,8 @@ func peerName(ctx context.Context) string {
 	return "uid " + id
 }
 
-// Server serves the control socket.
-type Server struct {
+// Socket serves the control socket.
+type Socket struct {
 	srv  *http.Server
 	ln   net.Listener
 	path string
@@ -352,7 +187,7 @@ type Server struct {
 // Listen creates the control socket at path, mode 0600, replacing one a
 // crashed daemon left (the state directory's lock says no other daemon
 // runs), and serves h on it until Close.
-func Listen(path string, h http.Handler, log zerolog.Logger) (*Server, error) {
+func Listen(path string, h http.Handler, log zerolog.Logger) (*Socket, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
@@ -362,7 +197,7 @@ func Listen(path string, h http.Handler, log zerolog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	s := &Server{ln: ln, path: path, done: make(chan struct{}),
+	s := &Socket{ln: ln, path: path, done: make(chan struct{}),
 		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 				if uid, ok := peerUID(c); ok {
@@ -380,7 +215,7 @@ func Listen(path string, h http.Handler, log zerolog.Logger) (*Server, error) {
 }
 
 // Close stops serving, lets running requests end, and removes the socket.
-func (s *Server) Close() error {
+func (s *Socket) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)

@@ -17,8 +17,9 @@ import (
 
 // fakeEngine records what the routes ask of it.
 type fakeEngine struct {
-	got     sync.OperatorAction
-	decided string
+	got       sync.OperatorAction
+	decided   string
+	submitted string
 }
 
 func (f *fakeEngine) Holds(status string) []sync.Hold {
@@ -42,6 +43,9 @@ func (f *fakeEngine) Reject(ctx context.Context, id, by string) (*sync.Report, e
 }
 
 func (f *fakeEngine) IngestRoster(path string) (*sync.RosterResult, error) {
+	if path == "roster.csv" {
+		return &sync.RosterResult{IngestResult: &sync.IngestResult{Batch: &sync.Batch{}}, Roster: &sync.Roster{}}, nil
+	}
 	return nil, errors.New("no roster here")
 }
 

@@ -22,6 +22,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -83,6 +84,26 @@ type Client struct {
 	idle   []*ldap.Conn        // bound, waiting for an operation
 	conns  map[*ldap.Conn]bool // every open connection, idle or in use
 	closed bool
+
+	// observe, when set, is told of every operation do runs (see
+	// SetObserver).
+	observe atomic.Pointer[Observer]
+}
+
+// Observer is told, after each directory operation, its kind (a fixed
+// word such as "add", "modify", "search": never a DN, uid or value), how
+// long it took with its retries, and its error (nil on success). It must
+// be cheap and safe for concurrent use.
+type Observer func(op string, took time.Duration, err error)
+
+// SetObserver makes the client report every operation to o, for metrics;
+// nil stops it. It is safe to call at any time.
+func (c *Client) SetObserver(o Observer) {
+	if o == nil {
+		c.observe.Store(nil)
+		return
+	}
+	c.observe.Store(&o)
 }
 
 // Dial checks cfg, connects and binds as the service account. log is the
@@ -300,7 +321,11 @@ func (c *Client) connect(ctx context.Context) (*ldap.Conn, error) {
 // every read and write goes through here. It retries transient failures
 // (see retry) on a new connection, and wraps the error with what and dn,
 // such as `directory: add "uid=…": …`.
-func (c *Client) do(ctx context.Context, what, dn string, op func(*ldap.Conn) error) error {
+func (c *Client) do(ctx context.Context, what, dn string, op func(*ldap.Conn) error) (err error) {
+	if o := c.observe.Load(); o != nil {
+		// what is always a literal word of the caller's, never a name.
+		defer func(start time.Time) { (*o)(what, time.Since(start), err) }(time.Now())
+	}
 	return c.retry(ctx, what, dn, func() error {
 		conn, err := c.acquire(ctx)
 		if err != nil {

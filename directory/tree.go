@@ -280,3 +280,10 @@ func sameSet(a, b []string) bool {
 	a, b = slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b))
 	return slices.Equal(a, b)
 }
+
+// Ping reads the base entry: whether the directory answers the service
+// account now (for readiness probes). One base-scope search.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.read(ctx, c.cfg.BaseDN, []string{"1.1"})
+	return err
+}

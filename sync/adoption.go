@@ -320,7 +320,7 @@ func (e *Engine) AdoptRoster(ctx context.Context, path string, dryRun bool, by s
 	if strings.TrimSpace(by) == "" {
 		return res, fmt.Errorf("sync: adopt: who asks is required (--by NAME)")
 	}
-	added, err := e.journal.Add(AdoptionEvents(ro, res.Report, by, now.In(r.Location)), now)
+	added, err := e.addEvents(AdoptionEvents(ro, res.Report, by, now.In(r.Location)), now)
 	if err != nil {
 		return res, err
 	}

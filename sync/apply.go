@@ -70,6 +70,8 @@ type Applier struct {
 	// accepted and before its audit record: the window a crash test aims
 	// at (see Options.AfterWrite).
 	AfterWrite func(*Op)
+	// Observer is told of every operation run; nil means none.
+	Observer Observer
 }
 
 // Report counts what Apply did.
@@ -318,8 +320,12 @@ func (r *applyRun) groups(ctx context.Context) {
 		r.failed(ctx, r.deferred[0], err)
 		return
 	}
+	start := time.Now()
 	err := r.Dir.ChangeGroups(ctx, groupChanges(r.deferred))
+	// One change for all: each operation is reported with its share.
+	share := time.Since(start) / time.Duration(len(r.deferred))
 	if err != nil && stopsRun(err) {
+		r.observer().Operation(OpGroups, err, share)
 		r.failed(ctx, r.deferred[0], err)
 		return
 	}
@@ -332,6 +338,7 @@ func (r *applyRun) groups(ctx context.Context) {
 				r.AfterWrite(op)
 			}
 			opErr = r.audit(op, intents[i], groupDetail(op))
+			r.observer().Operation(op.Kind, opErr, share)
 		}
 		if r.failed(ctx, op, opErr) {
 			if r.err != nil {
@@ -425,7 +432,8 @@ func (a *Applier) record(o Outcome, action string) error {
 
 // run runs one operation between its intent, fsynced before it starts,
 // and the record of its outcome.
-func (a *Applier) run(ctx context.Context, op *Op) error {
+func (a *Applier) run(ctx context.Context, op *Op) (err error) {
+	defer func(start time.Time) { a.observer().Operation(op.Kind, err, time.Since(start)) }(time.Now())
 	intent, err := a.intend(op, true)
 	if err != nil {
 		return err

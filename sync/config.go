@@ -29,6 +29,11 @@ type Config struct {
 	Guard GuardConfig `yaml:"guard"`
 	// Roster is where the scheduled reconciliation finds the staff list.
 	Roster RosterConfig `yaml:"roster"`
+	// JournalRetention is how long resolved events stay in the journal
+	// before sync.schedule.compact moves them to <state_dir>/archive (a
+	// line per event stays, so none is ever applied twice). Default 90d;
+	// 0 keeps everything.
+	JournalRetention rules.Duration `yaml:"journal_retention"`
 }
 
 // RosterConfig is the "sync.roster" section.
@@ -92,12 +97,13 @@ type InboxConfig struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		StateDir: "/var/lib/ldapsync",
-		Inbox:    InboxConfig{Poll: rules.Duration(5 * time.Second), Settle: rules.Duration(2 * time.Second), Headers: DefaultHeaders()},
-		RetryMin: rules.Duration(5 * time.Second),
-		RetryMax: rules.Duration(5 * time.Minute),
-		Schedule: ScheduleConfig{Tree: "@hourly", Sweep: "@hourly"},
-		Guard:    GuardConfig{MaxCount: 50, MaxPercent: 5, MinCount: 5, MinRosterRatio: 0.7},
+		StateDir:         "/var/lib/ldapsync",
+		Inbox:            InboxConfig{Poll: rules.Duration(5 * time.Second), Settle: rules.Duration(2 * time.Second), Headers: DefaultHeaders()},
+		RetryMin:         rules.Duration(5 * time.Second),
+		RetryMax:         rules.Duration(5 * time.Minute),
+		Schedule:         ScheduleConfig{Tree: "@hourly", Sweep: "@hourly", Compact: "@daily"},
+		Guard:            GuardConfig{MaxCount: 50, MaxPercent: 5, MinCount: 5, MinRosterRatio: 0.7},
+		JournalRetention: rules.Duration(90 * 24 * time.Hour),
 	}
 }
 
@@ -135,6 +141,9 @@ func (c Config) Validate(path string) field.List {
 	}
 	if c.Guard.MaxPercent < 0 || c.Guard.MaxPercent > 100 {
 		errs.Add(field.Join(path, "guard.max_percent"), "must be between 0 and 100")
+	}
+	if c.JournalRetention < 0 {
+		errs.Add(field.Join(path, "journal_retention"), "must not be negative")
 	}
 	if c.Guard.MinRosterRatio < 0 || c.Guard.MinRosterRatio > 1 {
 		errs.Add(field.Join(path, "guard.min_roster_ratio"), "must be between 0 and 1")

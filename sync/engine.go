@@ -71,6 +71,8 @@ type Engine struct {
 	runCtx atomic.Pointer[context.Context]
 	// holds are the changes the mass-change guard keeps for an operator.
 	holds *holdStore
+	// obs is told what the engine does, for metrics; never nil.
+	obs Observer
 }
 
 // runContext returns Run's context, or a background one outside Run.
@@ -100,6 +102,8 @@ type Options struct {
 	// accepted and before its audit record is written: fault injection for
 	// the crash tests, nil in production.
 	AfterWrite func(*Op)
+	// Observer is told what the engine does, for metrics; nil means none.
+	Observer Observer
 }
 
 // Open locks the state directory and opens the journal and the audit log.
@@ -151,10 +155,11 @@ func Open(o Options) (*Engine, error) {
 	}
 	e := &Engine{
 		holds: holds,
+		obs:   orNop(o.Observer),
 		cfg:   c, dir: o.Directory, layout: o.Layout, journal: journal, audit: audit, lock: lock, now: now, log: log,
 		applier: Applier{
 			Dir: o.Directory, Letters: &Letters{Dir: c.Letters()}, Audit: audit,
-			Rand: o.Rand, Now: now, Log: log, Parallel: o.Parallel, AfterWrite: o.AfterWrite,
+			Rand: o.Rand, Now: now, Log: log, Parallel: o.Parallel, AfterWrite: o.AfterWrite, Observer: o.Observer,
 		},
 	}
 	e.rules.Store(o.Rules)
@@ -224,6 +229,7 @@ func (e *Engine) Process(ctx context.Context) (*Plan, Report, error) {
 
 // process is Process with e.proc held.
 func (e *Engine) process(ctx context.Context) (*Plan, Report, error) {
+	defer e.reportBacklog()
 	plan, total := &Plan{}, Report{}
 	for {
 		pending := e.runnable()
@@ -281,7 +287,7 @@ func (e *Engine) processOnce(ctx context.Context, pending []Entry) (*Plan, Repor
 	if aerr := e.adopt(pending, res); aerr != nil {
 		return plan, rep, errors.Join(err, aerr)
 	}
-	if rerr := e.journal.Resolve(res, e.now()); rerr != nil {
+	if rerr := e.resolveEvents(pending, res, e.now()); rerr != nil {
 		return plan, rep, errors.Join(err, rerr)
 	}
 	return plan, rep, err
@@ -375,10 +381,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	poll := time.NewTicker(e.cfg.Inbox.Poll.Std())
 	defer poll.Stop()
 	sched, err := startScheduler(ctx, e.Rules().Location, e.log, []job{
-		{name: "tree", spec: e.cfg.Schedule.Tree, run: e.EnsureTree},
-		{name: "sweep", spec: e.cfg.Schedule.Sweep, run: e.sweepJob},
-		{name: "reconcile", spec: e.cfg.Schedule.Reconcile, run: e.reconcileJob},
-	})
+		{name: JobTree, spec: e.cfg.Schedule.Tree, run: e.EnsureTree},
+		{name: JobSweep, spec: e.cfg.Schedule.Sweep, run: e.sweepJob},
+		{name: JobReconcile, spec: e.cfg.Schedule.Reconcile, run: e.reconcileJob},
+		{name: JobCompact, spec: e.cfg.Schedule.Compact, run: e.compactJob},
+	}, func(job string, ok bool) { e.obs.JobRun(job, ok, e.now()) })
 	if err != nil {
 		return err
 	}
@@ -418,7 +425,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		// against the directory they leave.
 		if at := e.sweepAt.Load(); at != 0 && !dirty && !e.treeStale.Load() && e.cfg.Schedule.Sweep != "" &&
 			!e.now().Before(time.Unix(0, at)) && !wall.Before(retryAt) {
-			if err := e.sweepJob(ctx); err != nil && ctx.Err() == nil {
+			err := e.sweepJob(ctx)
+			if ctx.Err() == nil {
+				e.obs.JobRun(JobSweep, err == nil, e.now())
+			}
+			if err != nil && ctx.Err() == nil {
 				e.log.Error().Err(err).Dur("retry_in", backoff).Msg("sweep failed; it is tried again")
 				retryAt = wall.Add(backoff)
 				backoff = min(2*backoff, e.cfg.RetryMax.Std())

@@ -367,12 +367,13 @@ func (e *Engine) decide(ctx context.Context, id, by, status string) (*Report, er
 			keys[k] = true
 		}
 		var res []Resolution
-		for _, en := range e.journal.Pending() {
+		pending := e.journal.Pending()
+		for _, en := range pending {
 			if keys[en.Event.Key()] {
 				res = append(res, Resolution{Seq: en.Seq, Status: Failed, Reason: fmt.Sprintf("rejected by %s (hold %s)", by, h.ID), Withdrawn: true})
 			}
 		}
-		if err := e.journal.Resolve(res, now); err != nil {
+		if err := e.resolveEvents(pending, res, now); err != nil {
 			return nil, err
 		}
 	}

@@ -238,7 +238,7 @@ func (e *Engine) ingest(name, stamp string, data []byte) (*IngestResult, error) 
 	for _, w := range batch.Warnings {
 		log.Warn().Str("warning", w).Msg("input file")
 	}
-	added, err := e.journal.Add(batch.Events, e.now())
+	added, err := e.addEvents(batch.Events, e.now())
 	if err != nil {
 		return res, err
 	}

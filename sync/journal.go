@@ -38,12 +38,20 @@ type Entry struct {
 
 // journalLine is one line of the journal file.
 type journalLine struct {
-	Kind   string    `json:"kind"` // "event" or a Status
-	Seq    uint64    `json:"seq"`
-	At     time.Time `json:"at"`
-	Event  *Event    `json:"event,omitempty"`
-	Hash   string    `json:"hash,omitempty"`
-	Reason string    `json:"reason,omitempty"`
+	Kind  string    `json:"kind"` // "event", a Status, "seen" or "archive"
+	Seq   uint64    `json:"seq"`
+	At    time.Time `json:"at"`
+	Event *Event    `json:"event,omitempty"`
+	// Key and Status, on a "seen" line, are those of an event compaction
+	// moved to an archive: enough to keep it from being applied twice.
+	Key    string `json:"key,omitempty"`
+	Status Status `json:"status,omitempty"`
+	// File and SHA256, on an "archive" line, name an archive compaction
+	// wrote and the digest of its content after that compaction.
+	File   string `json:"file,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Hash   string `json:"hash,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 type keyState struct {
@@ -99,7 +107,11 @@ func OpenJournal(path string) (j *Journal, repaired bool, err error) {
 			if l.Event == nil || l.Seq == 0 {
 				return fmt.Errorf("%w: event record without an event", errTornLine)
 			}
-		case Done, Failed:
+		case Done, Failed, "archive":
+		case "seen":
+			if l.Key == "" || l.Seq == 0 {
+				return fmt.Errorf("%w: seen record without a key", errTornLine)
+			}
 		default:
 			return fmt.Errorf("%w: unknown record kind %q", errTornLine, l.Kind)
 		}
@@ -116,9 +128,15 @@ func (j *Journal) replay(l journalLine) {
 	if l.Seq >= j.next {
 		j.next = l.Seq + 1
 	}
-	if l.Kind == "event" {
+	switch l.Kind {
+	case "event":
 		j.keys[l.Event.Key()] = &keyState{seq: l.Seq, hash: l.Hash, status: Pending}
 		j.pending[l.Seq] = &Entry{Seq: l.Seq, Event: *l.Event, Hash: l.Hash, Status: Pending}
+		return
+	case "seen":
+		j.keys[l.Key] = &keyState{seq: l.Seq, hash: l.Hash, status: l.Status, reason: l.Reason}
+		return
+	case "archive":
 		return
 	}
 	e, ok := j.pending[l.Seq]

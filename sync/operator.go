@@ -105,7 +105,7 @@ func (e *Engine) Submit(ctx context.Context, a OperatorAction) (*SubmitResult, e
 	}
 	e.proc.Lock()
 	defer e.proc.Unlock()
-	if _, err := e.journal.Add([]Event{ev}, now); err != nil {
+	if _, err := e.addEvents([]Event{ev}, now); err != nil {
 		return nil, err
 	}
 	plan, _, perr := e.process(ctx)

@@ -448,7 +448,7 @@ func (e *Engine) ingestRoster(name, stamp string, data []byte) (*RosterResult, e
 	}
 	events := Reconcile(ro, snap, e.journal.Pending(), r, now)
 	res := &RosterResult{IngestResult: &IngestResult{Batch: ro.Batch}, Roster: ro, Derived: map[EventType]int{}}
-	added, err := e.journal.Add(events, now)
+	added, err := e.addEvents(events, now)
 	if err != nil {
 		return res, err
 	}

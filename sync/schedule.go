@@ -30,6 +30,10 @@ type ScheduleConfig struct {
 	// Reconcile reads the newest roster at sync.roster.path and applies
 	// what it derives (as ldapsync reconcile does). Default "" (off).
 	Reconcile string `yaml:"reconcile"`
+	// Compact moves the events resolved longer ago than
+	// sync.journal_retention out of the journal into <state_dir>/archive.
+	// Default "@daily".
+	Compact string `yaml:"compact"`
 }
 
 // cronParser accepts the standard five fields and the @ descriptors.
@@ -38,7 +42,7 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // Validate checks every expression at load time, not at the first run.
 func (c ScheduleConfig) Validate(path string) field.List {
 	var errs field.List
-	for key, expr := range map[string]string{"tree": c.Tree, "sweep": c.Sweep, "reconcile": c.Reconcile} {
+	for key, expr := range map[string]string{"tree": c.Tree, "sweep": c.Sweep, "reconcile": c.Reconcile, "compact": c.Compact} {
 		if expr == "" {
 			continue
 		}
@@ -73,8 +77,9 @@ type job struct {
 	run        func(context.Context) error
 }
 
-// startScheduler starts the jobs; each gets ctx. Stop it with stop.
-func startScheduler(ctx context.Context, loc *time.Location, log zerolog.Logger, jobs []job) (*scheduler, error) {
+// startScheduler starts the jobs; each gets ctx, and report is told how
+// each run ended (not one cut short by ctx). Stop it with stop.
+func startScheduler(ctx context.Context, loc *time.Location, log zerolog.Logger, jobs []job, report func(job string, ok bool)) (*scheduler, error) {
 	cl := cronLogger{log}
 	s := &scheduler{cron: cron.New(cron.WithParser(cronParser), cron.WithLocation(loc), cron.WithLogger(cl),
 		cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)))}
@@ -90,7 +95,11 @@ func startScheduler(ctx context.Context, loc *time.Location, log zerolog.Logger,
 				return
 			}
 			start := time.Now()
-			if err := j.run(ctx); err != nil && ctx.Err() == nil {
+			err := j.run(ctx)
+			if ctx.Err() == nil {
+				report(j.name, err == nil)
+			}
+			if err != nil && ctx.Err() == nil {
 				jl.Error().Err(err).Msg("scheduled job failed")
 				return
 			}

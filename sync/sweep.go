@@ -87,14 +87,16 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 			entries[i] = Entry{Seq: uint64(i + 1), Event: ev, Status: Pending}
 		}
 		res.Plan = (&Planner{Rules: r, Layout: e.layout}).Plan(entries, snap, now)
+		e.reportDeadlines(len(res.Due))
 		return res, nil
 	}
 	if len(events) > 0 {
-		if _, err := e.journal.Add(events, now); err != nil {
+		if _, err := e.addEvents(events, now); err != nil {
 			return res, err
 		}
 	}
 	res.Plan, res.Report, err = e.process(ctx)
+	e.reportDeadlines(len(res.Due))
 	for _, u := range Unplaced(snap, r, now) {
 		e.log.Warn().Str("person", u).Msg("unit reorganisation: a person needs a unit")
 	}

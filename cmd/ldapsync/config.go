@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ldapsync/ldapsync/api"
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/internal/field"
 	"github.com/ldapsync/ldapsync/rules"
@@ -27,6 +28,7 @@ type Config struct {
 	Directory directory.Config `yaml:"directory"`
 	Rules     rules.Config     `yaml:"rules"`
 	Sync      sync.Config      `yaml:"sync"`
+	API       api.Config       `yaml:"api"`
 }
 
 // LogConfig is the "log" section.
@@ -44,6 +46,7 @@ func defaultConfig() Config {
 		Directory: directory.DefaultConfig(),
 		Rules:     rules.DefaultConfig(),
 		Sync:      sync.DefaultConfig(),
+		API:       api.DefaultConfig(),
 	}
 }
 
@@ -111,6 +114,7 @@ func parseConfig(data []byte) (Config, *rules.Rules, field.List) {
 	errs.Append(cfg.Log.validate("log"))
 	errs.Append(cfg.Directory.Validate("directory"))
 	errs.Append(cfg.Sync.Validate("sync"))
+	errs.Append(cfg.API.Validate("api"))
 	r, rerrs := rules.New(cfg.Rules, "rules")
 	errs.Append(rerrs)
 	for i, a := range cfg.Rules.Applications {

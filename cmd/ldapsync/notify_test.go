@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -173,9 +175,38 @@ func TestRun_SystemdNotify(t *testing.T) {
 	bin := buildBinary(t)
 	srv := slapdtest.New(t, slapdtest.Options{})
 	cfg, _ := harnessConfig(t, srv)
-	good, err := os.ReadFile(cfg)
+	// The HTTP API too, for /readyz and the reload metric.
+	port := freePort(t)
+	tokenFile := filepath.Join(t.TempDir(), "inspector")
+	os.WriteFile(tokenFile, []byte("inspector-token-7c1d"), 0o600)
+	base, _ := os.ReadFile(cfg)
+	good, err := yamlpatch.Patch(base, map[string]any{
+		"api.listen": "127.0.0.1:" + port,
+		"api.tokens": []map[string]string{{"name": "inspector", "file": tokenFile, "role": "auditor"}},
+	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	os.WriteFile(cfg, good, 0o600)
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+port+path, nil)
+		req.Header.Set("Authorization", "Bearer inspector-token-7c1d")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	reloadMetric := func() string {
+		_, body := get("/metrics")
+		for _, line := range strings.Split(body, "\n") {
+			if strings.HasPrefix(line, "ldapsync_config_reload_success ") {
+				return strings.TrimPrefix(line, "ldapsync_config_reload_success ")
+			}
+		}
+		return "(absent)"
 	}
 	sock, ch := listenNotify(t, false)
 
@@ -201,12 +232,24 @@ func TestRun_SystemdNotify(t *testing.T) {
 
 	awaitDatagram(t, ch, "READY=1", 60*time.Second)
 	awaitDatagram(t, ch, "WATCHDOG=1", 5*time.Second)
+	if code, body := get("/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz: %d %s", code, body)
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz: %d", code)
+	}
+	if m := reloadMetric(); m != "1" {
+		t.Errorf("reload metric at start: %s", m)
+	}
 
 	if err := os.WriteFile(cfg, append(good, []byte("bogus: 1\n")...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, "the failed reload", func() bool { return strings.Contains(logs.String(), "config reload failed") })
+	if m := reloadMetric(); m != "0" {
+		t.Errorf("reload metric after a broken config: %s", m)
+	}
 	withApp, err := yamlpatch.Patch(good, map[string]any{
 		"rules.applications": []map[string]string{{"name": "mail"}, {"name": "zalo", "description": "Zalo OA"}},
 	})
@@ -220,6 +263,12 @@ func TestRun_SystemdNotify(t *testing.T) {
 	waitFor(t, "the reload", func() bool { return strings.Contains(logs.String(), "config reloaded") })
 	if strings.Count(logs.String(), "config reload failed") != 1 {
 		t.Errorf("the valid config was refused")
+	}
+	if m := reloadMetric(); m != "1" {
+		t.Errorf("reload metric after a valid config: %s", m)
+	}
+	if strings.Contains(logs.String(), "inspector-token-7c1d") {
+		t.Errorf("the API token is in the log")
 	}
 	// Still pinging after the reloads.
 	awaitDatagram(t, ch, "WATCHDOG=1", 5*time.Second)
@@ -242,4 +291,16 @@ func TestRun_SystemdNotify(t *testing.T) {
 	if !strings.Contains(logs.String(), "ldapsync stopped") {
 		t.Error("no \"ldapsync stopped\" in the log")
 	}
+}
+
+// freePort returns a TCP port on loopback nobody listens on now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
 }

@@ -10,7 +10,12 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/ldapsync/ldapsync/api"
+	"github.com/ldapsync/ldapsync/metrics"
 	"github.com/ldapsync/ldapsync/sync"
 )
 
@@ -60,10 +65,14 @@ not valid, the running config stays and the problems are logged.`,
 				return a.fail(exitFailure, "%v", err)
 			}
 			defer dir.Close()
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			m := metrics.New(reg)
+			dir.SetObserver(m.LDAP)
 			eng, err := sync.Open(sync.Options{
 				Config: l.Cfg.Sync, Rules: l.Rules, Directory: dir, Layout: layout(l.Cfg.Directory),
 				Now: now, Log: log.With().Str("component", "sync").Logger(), Parallel: l.Cfg.Directory.Connections,
-				AfterWrite: a.pauseAfterWrites(),
+				AfterWrite: a.pauseAfterWrites(), Observer: m,
 			})
 			if err != nil {
 				return a.fail(exitFailure, "%v", err)
@@ -74,6 +83,17 @@ not valid, the running config stays and the problems are logged.`,
 				return a.fail(exitFailure, "%v", err)
 			}
 			defer ctl.Close()
+			if l.Cfg.API.Enabled() {
+				web, err := api.NewServer(l.Cfg.API, eng, log.With().Str("component", "http_api").Logger(),
+					api.WithReady(eng.Ready), api.WithMetrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+				if err != nil {
+					return a.fail(exitFailure, "%v", err)
+				}
+				if err := web.Start(); err != nil {
+					return a.fail(exitFailure, "%v", err)
+				}
+				defer web.Close()
+			}
 			if w := l.Rules.CalendarWarning(now()); w != "" {
 				log.Warn().Msg(w)
 			}
@@ -124,10 +144,12 @@ func (a *app) hangups() (<-chan os.Signal, func()) {
 func reload(path string, running *loaded, eng *sync.Engine, log zerolog.Logger) {
 	l, err := loadConfig(path)
 	if err != nil {
+		eng.ReportReload(false)
 		log.Error().Err(err).Msg("config reload failed; the running config stays")
 		return
 	}
 	eng.SetRules(l.Rules)
+	eng.ReportReload(true)
 	var restart []string
 	for _, s := range []struct {
 		name     string
@@ -136,6 +158,7 @@ func reload(path string, running *loaded, eng *sync.Engine, log zerolog.Logger) 
 		{"directory", running.Cfg.Directory, l.Cfg.Directory},
 		{"sync", running.Cfg.Sync, l.Cfg.Sync},
 		{"log", running.Cfg.Log, l.Cfg.Log},
+		{"api", running.Cfg.API, l.Cfg.API},
 	} {
 		if !reflect.DeepEqual(s.old, s.new) {
 			restart = append(restart, s.name)
