@@ -22,5 +22,9 @@ COPY --from=build /out/ldapsync /usr/local/bin/ldapsync
 USER 65532:65532
 VOLUME ["/var/lib/ldapsync"]
 ENV LDAPSYNC_CONFIG=/etc/ldapsync/config.yaml
+# The daemon answers on its control socket in the state volume; start-up may
+# wait for the directory, hence the start period.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=2m --retries=3 \
+  CMD ["/usr/local/bin/ldapsync", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/ldapsync"]
 CMD ["run"]

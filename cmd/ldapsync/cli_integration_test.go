@@ -227,3 +227,12 @@ mail: minhan@khanhhoa.gov.vn
 		t.Errorf("plan wrote to the directory")
 	}
 }
+
+// healthcheck without a daemon fails, saying why.
+func TestHealthcheck_NoDaemon(t *testing.T) {
+	srv := slapdtest.New(t, slapdtest.Options{})
+	cfg, _ := harnessConfig(t, srv)
+	if _, errOut, code := ldapsync(t, nil, "healthcheck", "--config", cfg); code != exitFailure || !strings.Contains(errOut, "unhealthy") {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+}

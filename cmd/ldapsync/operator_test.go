@@ -72,6 +72,9 @@ func TestDaemon_OperatorCommandsThroughTheSocket(t *testing.T) {
 		_, err := api.Dial(api.SocketPath(state))
 		return err == nil
 	})
+	if out, errOut, code := ldapsync(t, nil, "healthcheck", "--config", cfg); code != exitOK || !strings.Contains(out, "healthy") {
+		t.Errorf("healthcheck of a running daemon: exit %d %s%s", code, out, errOut)
+	}
 
 	day := start.In(mustLoc(t)).Format(time.DateOnly)
 	hdr := "event_id,type,effective,employee_id,full_name,unit,title,phone,applications,reply_name,reply_unit,reply_mail,reply_phone,requested_by\n"
