@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
@@ -275,6 +276,13 @@ func (v *verifier) next(line []byte) (AuditRecord, error) {
 	var rec AuditRecord
 	if err := json.Unmarshal(line, &rec); err != nil {
 		return rec, fmt.Errorf("%w: not a record: %w", errTornLine, err)
+	}
+	// The hash covers the record's fields: one it does not know was added
+	// later, and is not covered.
+	strict := json.NewDecoder(bytes.NewReader(line))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(new(AuditRecord)); err != nil {
+		return rec, fmt.Errorf("%w: record %d was altered: %v", ErrAuditBroken, rec.Seq, err)
 	}
 	want, err := rec.digest()
 	if err != nil {

@@ -3,6 +3,7 @@ package sync
 import (
 	"cmp"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ldapsync/ldapsync/internal/field"
@@ -34,6 +35,27 @@ type Config struct {
 	// line per event stays, so none is ever applied twice). Default 90d;
 	// 0 keeps everything.
 	JournalRetention rules.Duration `yaml:"journal_retention"`
+	// Lease is how two instances share the work: one applies, the other
+	// stands by.
+	Lease LeaseConfig `yaml:"lease"`
+}
+
+// LeaseConfig is the "sync.lease" section: the lease in the directory
+// that only its holder, the leader, works under (see Leaser). A second
+// instance with its own state_dir and the same inbox stands by and takes
+// over once the leader stops renewing.
+type LeaseConfig struct {
+	// TTL is how long a lease lasts unrenewed: after a crash the standby
+	// takes over within it. It must exceed the clock skew between the
+	// hosts by far. Default 30s.
+	TTL rules.Duration `yaml:"ttl"`
+	// Renew is how often the lease is renewed, and a standby tries to
+	// take it; below ttl. Default 10s.
+	Renew rules.Duration `yaml:"renew"`
+	// Holder names this instance in the lease; it must differ between
+	// instances. Default <hostname>:<pid> (a random id when the host name
+	// is unknown).
+	Holder string `yaml:"holder"`
 }
 
 // RosterConfig is the "sync.roster" section.
@@ -104,6 +126,7 @@ func DefaultConfig() Config {
 		Schedule:         ScheduleConfig{Tree: "@hourly", Sweep: "@hourly", Compact: "@daily"},
 		Guard:            GuardConfig{MaxCount: 50, MaxPercent: 5, MinCount: 5, MinRosterRatio: 0.7},
 		JournalRetention: rules.Duration(90 * 24 * time.Hour),
+		Lease:            LeaseConfig{TTL: rules.Duration(30 * time.Second), Renew: rules.Duration(10 * time.Second)},
 	}
 }
 
@@ -147,6 +170,15 @@ func (c Config) Validate(path string) field.List {
 	}
 	if c.Guard.MinRosterRatio < 0 || c.Guard.MinRosterRatio > 1 {
 		errs.Add(field.Join(path, "guard.min_roster_ratio"), "must be between 0 and 1")
+	}
+	if c.Lease.TTL <= 0 {
+		errs.Add(field.Join(path, "lease.ttl"), "must be positive")
+	}
+	if c.Lease.Renew <= 0 || c.Lease.Renew >= c.Lease.TTL {
+		errs.Add(field.Join(path, "lease.renew"), "must be positive and below lease.ttl (%s)", c.Lease.TTL)
+	}
+	if strings.Contains(c.Lease.Holder, ";") {
+		errs.Add(field.Join(path, "lease.holder"), "must not contain ';'")
 	}
 	return errs
 }

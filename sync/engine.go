@@ -71,8 +71,12 @@ type Engine struct {
 	runCtx atomic.Pointer[context.Context]
 	// holds are the changes the mass-change guard keeps for an operator.
 	holds *holdStore
+	// anchored is the audit record last anchored in the directory.
+	anchored atomic.Uint64
 	// obs is told what the engine does, for metrics; never nil.
 	obs Observer
+	// lease is the lease Run works under; nil: always the leader.
+	lease *leadership
 }
 
 // runContext returns Run's context, or a background one outside Run.
@@ -163,6 +167,10 @@ func Open(o Options) (*Engine, error) {
 		},
 	}
 	e.rules.Store(o.Rules)
+	e.lease = newLeadership(o.Directory, c.Lease, now, log, func() {
+		e.treeStale.Store(true)
+		e.sweepAt.Store(e.now().UnixNano())
+	})
 	return e, nil
 }
 
@@ -224,6 +232,7 @@ func (e *Engine) EnsureTree(ctx context.Context) error {
 func (e *Engine) Process(ctx context.Context) (*Plan, Report, error) {
 	e.proc.Lock()
 	defer e.proc.Unlock()
+	defer e.anchorAudit(ctx)
 	return e.process(ctx)
 }
 
@@ -235,6 +244,12 @@ func (e *Engine) process(ctx context.Context) (*Plan, Report, error) {
 		pending := e.runnable()
 		if len(pending) == 0 {
 			break
+		}
+		// A lease lost between rounds stops the batch: the leader now
+		// applies what is left.
+		if err := e.lease.standby(); err != nil {
+			e.logBatch(total)
+			return plan, total, err
 		}
 		p, rep, err := e.processOnce(ctx, pending)
 		if p != nil {
@@ -369,8 +384,9 @@ func (e *Engine) setAsideRefused(pending []Entry, res []Resolution) error {
 // failures are retried with exponential back-off; nothing is lost while the
 // directory is down, because events wait in the journal. While the state
 // directory takes no writes (a full disk), it reads and applies nothing and
-// waits for it to recover (see writable). It returns an error only when
-// its schedules cannot start.
+// waits for it to recover (see writable). With a Leaser, it does all this
+// only while it holds the lease, and stands by otherwise (see leader.go).
+// It returns an error only when its schedules cannot start.
 func (e *Engine) Run(ctx context.Context) error {
 	backoff := e.cfg.RetryMin.Std()
 	var retryAt, dueAt time.Time
@@ -380,11 +396,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	dirty := true                       // pending events left by an earlier run are processed at once
 	poll := time.NewTicker(e.cfg.Inbox.Poll.Std())
 	defer poll.Stop()
+	stopLease := e.lease.start(ctx)
+	defer stopLease()
 	sched, err := startScheduler(ctx, e.Rules().Location, e.log, []job{
-		{name: JobTree, spec: e.cfg.Schedule.Tree, run: e.EnsureTree},
-		{name: JobSweep, spec: e.cfg.Schedule.Sweep, run: e.sweepJob},
-		{name: JobReconcile, spec: e.cfg.Schedule.Reconcile, run: e.reconcileJob},
-		{name: JobCompact, spec: e.cfg.Schedule.Compact, run: e.compactJob},
+		{name: JobTree, spec: e.cfg.Schedule.Tree, run: e.leaderOnly(e.EnsureTree)},
+		{name: JobSweep, spec: e.cfg.Schedule.Sweep, run: e.leaderOnly(e.sweepJob)},
+		{name: JobReconcile, spec: e.cfg.Schedule.Reconcile, run: e.leaderOnly(e.reconcileJob)},
+		{name: JobCompact, spec: e.cfg.Schedule.Compact, run: e.compactJob}, // the journal is this instance's
 	}, func(job string, ok bool) { e.obs.JobRun(job, ok, e.now()) })
 	if err != nil {
 		return err
@@ -402,6 +420,18 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		// A standby reads nothing: the inbox is the leader's, and its
+		// journal waits for a term of its own.
+		wctx, leading := e.lease.termContext(ctx)
+		if !leading {
+			dirty = true
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-poll.C:
+			}
+			continue
+		}
 		if e.scanInbox(wall) {
 			dirty = true
 		}
@@ -409,10 +439,12 @@ func (e *Engine) Run(ctx context.Context) error {
 			dirty = true
 		}
 		if (dirty || e.treeStale.Load()) && !wall.Before(retryAt) {
-			err := e.step(ctx, &dueAt)
+			err := e.step(wctx, &dueAt)
 			switch {
 			case ctx.Err() != nil:
 				return nil
+			case wctx.Err() != nil || errors.Is(err, ErrStandby):
+				e.log.Warn().Err(err).Msg("lease lost during a batch; its events stay in the journal")
 			case err != nil:
 				e.log.Error().Err(err).Dur("retry_in", backoff).Msg("batch failed; events stay in the journal")
 				retryAt = wall.Add(backoff)
@@ -425,11 +457,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		// against the directory they leave.
 		if at := e.sweepAt.Load(); at != 0 && !dirty && !e.treeStale.Load() && e.cfg.Schedule.Sweep != "" &&
 			!e.now().Before(time.Unix(0, at)) && !wall.Before(retryAt) {
-			err := e.sweepJob(ctx)
+			err := e.sweepJob(wctx)
 			if ctx.Err() == nil {
 				e.obs.JobRun(JobSweep, err == nil, e.now())
 			}
-			if err != nil && ctx.Err() == nil {
+			if err != nil && ctx.Err() == nil && wctx.Err() == nil && !errors.Is(err, ErrStandby) {
 				e.log.Error().Err(err).Dur("retry_in", backoff).Msg("sweep failed; it is tried again")
 				retryAt = wall.Add(backoff)
 				backoff = min(2*backoff, e.cfg.RetryMax.Std())
@@ -464,6 +496,19 @@ func (e *Engine) step(ctx context.Context, dueAt *time.Time) error {
 		e.warnOverdue()
 	}
 	return err
+}
+
+// leaderOnly returns job run only while this instance holds the lease,
+// under a context that ends when it loses it.
+func (e *Engine) leaderOnly(job func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		wctx, leading := e.lease.termContext(ctx)
+		if !leading {
+			e.log.Debug().Msg("standby: scheduled job skipped")
+			return nil
+		}
+		return job(wctx)
+	}
 }
 
 // sweepJob is the scheduled sweep; it also notes when the next deadline

@@ -345,6 +345,7 @@ func (e *Engine) decide(ctx context.Context, id, by, status string) (*Report, er
 	}
 	e.proc.Lock()
 	defer e.proc.Unlock()
+	defer e.anchorAudit(ctx)
 	h, ok := e.holds.get(id)
 	switch {
 	case !ok:

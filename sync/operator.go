@@ -93,6 +93,11 @@ type SubmitResult struct {
 // other event (planned, applied, audited, with the operator recorded), and
 // answers with its outcome. It is safe to call while Run runs.
 func (e *Engine) Submit(ctx context.Context, a OperatorAction) (*SubmitResult, error) {
+	// A standby journals nothing: the action would wait there until this
+	// instance leads, perhaps much later.
+	if err := e.lease.standby(); err != nil {
+		return nil, err
+	}
 	now := e.now()
 	ev, err := a.event(now)
 	if err != nil {
@@ -105,6 +110,7 @@ func (e *Engine) Submit(ctx context.Context, a OperatorAction) (*SubmitResult, e
 	}
 	e.proc.Lock()
 	defer e.proc.Unlock()
+	defer e.anchorAudit(ctx)
 	if _, err := e.addEvents([]Event{ev}, now); err != nil {
 		return nil, err
 	}

@@ -67,6 +67,9 @@ type SubmitEventsResult struct {
 // When the events were journaled but processing failed, the result comes
 // with the error: the events wait in the journal and are retried.
 func (e *Engine) SubmitEvents(ctx context.Context, name string, data []byte, scope func(unit string) bool) (*SubmitEventsResult, error) {
+	if err := e.lease.standby(); err != nil {
+		return nil, err
+	}
 	file := name
 	if FormatOf(file) != FormatJSONL {
 		file += ".jsonl"

@@ -40,8 +40,12 @@ type SweepResult struct {
 // so that the journal keeps any of them from running twice, then
 // processed like any other event.
 func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error) {
+	if err := e.lease.standby(); err != nil && !o.DryRun {
+		return nil, err
+	}
 	e.proc.Lock()
 	defer e.proc.Unlock()
+	defer e.anchorAudit(ctx)
 	snap, err := e.dir.Snapshot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sync: sweep: read directory: %w", err)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ldapsync/ldapsync/sync"
 )
 
@@ -52,9 +54,13 @@ within 60 days.`,
 		args:    "verify [FILE] | export --from DATE --to DATE [--format csv|json] [--unit UNIT] [FILE]",
 		summary: "Verify the hash chain of the audit log and print its head, or export a period of it.",
 		help: `FILE defaults to <sync.state_dir>/audit.jsonl. Any changed, removed or
-reordered record breaks the chain; the error names the first one. Record
-the printed head somewhere else now and then: a chain rewritten from the
-start would verify, but would not end in a head you recorded.
+reordered record breaks the chain; the error names the first one. The
+daemon also anchors the head in the directory after each run (the entry
+cn=ldapsync-audit-anchor under the policies container): verify then checks
+that the log still holds the anchored record with the anchored hash, which
+catches a log whose tail was cut, or one rewritten from the start. With
+the directory unreachable it says so and checks the file alone
+(--anchor=false skips it).
 "ldapsync audit export --help" describes the export.`,
 		run: func(ctx context.Context, a *app, fs *flag.FlagSet, args []string) int {
 			// export has flags of its own.
@@ -62,6 +68,7 @@ start would verify, but would not end in a head you recorded.
 				return a.auditExport(ctx, args[1:])
 			}
 			path := a.configFlag(fs)
+			anchor := fs.Bool("anchor", true, "also compare the log with the head anchored in the directory (catches a cut tail)")
 			if code := a.parse(fs, args); code >= 0 {
 				return code
 			}
@@ -88,7 +95,41 @@ start would verify, but would not end in a head you recorded.
 				return a.fail(exitFailure, "audit %s: %v (the %d records before it are intact)", file, err, n)
 			}
 			fmt.Fprintf(a.stdout, "%s: %d records, chain intact, head %s\n", file, n, head)
+			if *anchor {
+				return a.checkAnchor(ctx, *path, file)
+			}
 			return exitOK
 		},
 	})
+}
+
+// checkAnchor compares the audit log with the head the daemon anchored in
+// the directory. The directory unreachable is said, and not a failure:
+// the file itself verified.
+func (a *app) checkAnchor(ctx context.Context, config, file string) int {
+	l, err := loadConfig(config)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "anchor not checked: %v\n", err)
+		return exitOK
+	}
+	dir, err := dial(ctx, l.Cfg.Directory, zerolog.Nop(), false)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "anchor not checked: %v\n", err)
+		return exitOK
+	}
+	defer dir.Close()
+	seq, head, ok, err := dir.ReadAuditAnchor(ctx)
+	switch {
+	case err != nil:
+		fmt.Fprintf(a.stderr, "anchor not checked: %v\n", err)
+		return exitOK
+	case !ok:
+		fmt.Fprintln(a.stdout, "no anchor in the directory yet")
+		return exitOK
+	}
+	if err := sync.CheckAnchor(file, seq, head); err != nil {
+		return a.fail(exitFailure, "%v", err)
+	}
+	fmt.Fprintf(a.stdout, "anchor: record %d matches the directory's\n", seq)
+	return exitOK
 }

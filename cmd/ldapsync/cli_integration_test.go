@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -234,5 +235,56 @@ func TestHealthcheck_NoDaemon(t *testing.T) {
 	cfg, _ := harnessConfig(t, srv)
 	if _, errOut, code := ldapsync(t, nil, "healthcheck", "--config", cfg); code != exitFailure || !strings.Contains(errOut, "unhealthy") {
 		t.Errorf("exit %d: %s", code, errOut)
+	}
+}
+
+// audit verify on a real audit log: an edited, deleted, inserted or
+// reordered record breaks the chain; a log whose tail was cut still chains,
+// and is caught through the head anchored in the directory.
+func TestAuditVerify_TamperingAndTheAnchor(t *testing.T) {
+	srv := slapdtest.New(t, slapdtest.Options{})
+	cfg, state := harnessConfig(t, srv)
+	if _, errOut, code := ldapsync(t, nil, "apply", "--config", cfg, "../../examples/personnel.csv"); code != 0 {
+		t.Fatalf("apply: %s", errOut)
+	}
+	out, errOut, code := ldapsync(t, nil, "audit", "verify", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "matches the directory's") {
+		t.Fatalf("verify of the real log: exit %d\n%s%s", code, out, errOut)
+	}
+	data, err := os.ReadFile(filepath.Join(state, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimSuffix(string(data), "\n"), "\n")
+	lines[len(lines)-1] += "\n"
+	if len(lines) < 10 {
+		t.Fatalf("only %d records", len(lines))
+	}
+	tamper := map[string]func([]string) []string{
+		"edited": func(l []string) []string {
+			l[5] = strings.Replace(l[5], `"seq":6`, `"seq":6,"x":1`, 1)
+			return l
+		},
+		"value changed": func(l []string) []string {
+			l[7] = strings.Replace(l[7], `"action":"`, `"action":"x`, 1)
+			return l
+		},
+		"deleted":   func(l []string) []string { return append(l[:5], l[6:]...) },
+		"inserted":  func(l []string) []string { return append(l[:6], append([]string{l[5]}, l[6:]...)...) },
+		"reordered": func(l []string) []string { l[5], l[6] = l[6], l[5]; return l },
+		"tail cut":  func(l []string) []string { return l[:len(l)-3] },
+	}
+	for name, f := range tamper {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "audit.jsonl")
+			os.WriteFile(path, []byte(strings.Join(f(slices.Clone(lines)), "")), 0o600)
+			out, errOut, code := ldapsync(t, nil, "audit", "verify", "--config", cfg, path)
+			if code != exitFailure {
+				t.Errorf("exit %d, want %d\n%s%s", code, exitFailure, out, errOut)
+			}
+			if name == "tail cut" && !strings.Contains(errOut, "tail was cut") {
+				t.Errorf("the cut tail is not named:\n%s", errOut)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	gosync "sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -23,6 +24,8 @@ type notifier struct {
 	socket   string        // $NOTIFY_SOCKET, "" when not run by a service manager
 	watchdog time.Duration // $WATCHDOG_USEC for this process, 0 when off
 	log      zerolog.Logger
+	// stopOnce sends STOPPING=1 once, from whichever path gets there first.
+	stopOnce gosync.Once
 }
 
 // newNotifier reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID through
@@ -77,7 +80,9 @@ func (n *notifier) notify(state string) {
 func (n *notifier) ready() { n.notify("READY=1\nSTATUS=watching the inbox") }
 
 // stopping says that shutdown has begun.
-func (n *notifier) stopping() { n.notify("STOPPING=1\nSTATUS=stopping") }
+func (n *notifier) stopping() {
+	n.stopOnce.Do(func() { n.notify("STOPPING=1\nSTATUS=stopping") })
+}
 
 // watch sends WATCHDOG=1 every half watchdog interval until done is closed,
 // and returns at once when the watchdog is off. Run it while the engine

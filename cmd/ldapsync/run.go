@@ -115,6 +115,10 @@ not valid, the running config stays and the problems are logged.`,
 			alive := make(chan struct{})
 			go sd.watch(alive)
 			err = eng.Run(ctx)
+			// Said at once when the signal came (the goroutine above);
+			// said here too, before exiting, should that goroutine not
+			// have run yet.
+			sd.stopping()
 			close(alive)
 			if err != nil {
 				log.Error().Err(err).Msg("daemon stopped")
