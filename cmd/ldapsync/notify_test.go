@@ -174,13 +174,14 @@ func TestNotifier_Watch(t *testing.T) {
 func TestRun_SystemdNotify(t *testing.T) {
 	bin := buildBinary(t)
 	srv := slapdtest.New(t, slapdtest.Options{})
-	cfg, _ := harnessConfig(t, srv)
+	cfg, state := harnessConfig(t, srv)
 	// The HTTP API too, for /readyz and the reload metric.
 	port := freePort(t)
 	tokenFile := filepath.Join(t.TempDir(), "inspector")
 	os.WriteFile(tokenFile, []byte("inspector-token-7c1d"), 0o600)
 	base, _ := os.ReadFile(cfg)
 	good, err := yamlpatch.Patch(base, map[string]any{
+		"sync.inbox.poll": "200ms", "sync.inbox.settle": "0", "sync.schedule.sweep": "",
 		"api.listen": "127.0.0.1:" + port,
 		"api.tokens": []map[string]string{{"name": "inspector", "file": tokenFile, "role": "auditor"}},
 	})
@@ -273,6 +274,27 @@ func TestRun_SystemdNotify(t *testing.T) {
 	// Still pinging after the reloads.
 	awaitDatagram(t, ch, "WATCHDOG=1", 5*time.Second)
 
+	// SIGTERM in the middle of a batch of hires.
+	const n = 60
+	var rows strings.Builder
+	rows.WriteString("event_id,type,effective,employee_id,full_name,unit,title,phone,applications,reply_name,reply_unit,reply_mail,reply_phone,requested_by\n")
+	day := time.Now().Format(time.DateOnly) // the daemon runs on real time here
+	i := 0
+	for _, f := range []string{"Nguyễn", "Trần", "Lê"} {
+		for _, m := range []string{"Văn", "Thị", "Quốc", "Minh"} {
+			for _, g := range []string{"An", "Bình", "Cường", "Dũng", "Hoa"} {
+				fmt.Fprintf(&rows, "S%d,hire,%s,NS-%03d,%s %s %s,sotttt,Chuyên viên,0259 1,mail,Mai,VP,vp@ninhthuan.gov.vn,0259 2,GĐ\n", i, day, i, f, m, g)
+				i++
+			}
+		}
+	}
+	auditPath := filepath.Join(state, "audit.jsonl")
+	dropFile(t, state, "batch.csv", rows.String())
+	waitFor(t, "the batch to start", func() bool {
+		b, _ := os.ReadFile(auditPath)
+		return strings.Contains(string(b), `"action":"create"`)
+	})
+
 	sent := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -290,6 +312,42 @@ func TestRun_SystemdNotify(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "ldapsync stopped") {
 		t.Error("no \"ldapsync stopped\" in the log")
+	}
+
+	b, _ := os.ReadFile(auditPath)
+	if c := strings.Count(string(b), `"action":"create"`); c >= n {
+		t.Errorf("all %d hires were done before SIGTERM: the stop was not mid-batch", c)
+	} else {
+		t.Logf("stopped with %d of %d hires made", c, n)
+	}
+	// Restarted, it finishes the batch: every hire applied once, nothing
+	// lost, the audit log whole.
+	again := exec.Command(bin, "run", "--config", cfg)
+	var logs2 syncbuf.Buffer
+	again.Stdout, again.Stderr = &logs2, &logs2
+	if err := again.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		again.Process.Signal(syscall.SIGTERM)
+		again.Wait()
+	}()
+	created := func() int {
+		b, _ := os.ReadFile(auditPath)
+		return strings.Count(string(b), `"action":"create"`)
+	}
+	waitFor(t, "every hire after the restart", func() bool { return created() >= n })
+	time.Sleep(500 * time.Millisecond) // nothing more may come
+	if c := created(); c != n {
+		t.Errorf("%d create records for %d hires", c, n)
+	}
+	if got := strings.Count(dump(t, srv), "employeeNumber: NS-"); got != n {
+		t.Errorf("%d entries for %d hires", got, n)
+	}
+	again.Process.Signal(syscall.SIGTERM)
+	again.Wait()
+	if out, errOut, code := ldapsync(t, nil, "audit", "verify", "--config", cfg); code != 0 {
+		t.Errorf("audit verify after the restart: %s%s", out, errOut)
 	}
 }
 
