@@ -73,10 +73,23 @@ type Engine struct {
 	holds *holdStore
 	// anchored is the audit record last anchored in the directory.
 	anchored atomic.Uint64
+	// beat is when Run's loop last went round, or an operation last
+	// ended (Unix nanoseconds, real time): the watchdog's sign of life.
+	beat atomic.Int64
 	// obs is told what the engine does, for metrics; never nil.
 	obs Observer
 	// lease is the lease Run works under; nil: always the leader.
 	lease *leadership
+}
+
+// Heartbeat returns when Run's loop last went round or an operation last
+// ended, in real time; zero before Run starts. A service manager's
+// watchdog pings only while it is recent.
+func (e *Engine) Heartbeat() time.Time {
+	if n := e.beat.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // runContext returns Run's context, or a background one outside Run.
@@ -163,9 +176,12 @@ func Open(o Options) (*Engine, error) {
 		cfg:   c, dir: o.Directory, layout: o.Layout, journal: journal, audit: audit, lock: lock, now: now, log: log,
 		applier: Applier{
 			Dir: o.Directory, Letters: &Letters{Dir: c.Letters()}, Audit: audit,
-			Rand: o.Rand, Now: now, Log: log, Parallel: o.Parallel, AfterWrite: o.AfterWrite, Observer: o.Observer,
+			Rand: o.Rand, Now: now, Log: log, Parallel: o.Parallel, AfterWrite: o.AfterWrite,
 		},
 	}
+	// Every operation that ends is a sign of life for the watchdog, also
+	// in a batch that keeps the loop from going round for long.
+	e.applier.Observer = beatObserver{Observer: e.obs, beat: &e.beat}
 	e.rules.Store(o.Rules)
 	e.lease = newLeadership(o.Directory, c.Lease, now, log, func() {
 		e.treeStale.Store(true)
@@ -411,6 +427,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.log.Info().Str("inbox", e.cfg.InboxDir()).Str("letters", e.cfg.Letters()).Msg("watching inbox")
 	for {
 		wall := time.Now() // real time: file times are stamped by the OS
+		e.beat.Store(wall.UnixNano())
 		if !e.writable() {
 			dirty = true // once it takes writes again, pending events go on
 			select {

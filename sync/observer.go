@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"sync/atomic"
 	"time"
 )
 
@@ -162,3 +163,15 @@ func (a *Applier) observer() Observer { return orNop(a.Observer) }
 // that cannot be used, a local write that failed): the event then waits
 // in the journal. Any other error is the directory refusing the change.
 func Transient(err error) bool { return stopsRun(err) }
+
+// beatObserver passes everything on, and stamps the engine's heartbeat at
+// the end of every operation.
+type beatObserver struct {
+	Observer
+	beat *atomic.Int64
+}
+
+func (b beatObserver) Operation(kind OpKind, err error, took time.Duration) {
+	b.beat.Store(time.Now().UnixNano())
+	b.Observer.Operation(kind, err, took)
+}

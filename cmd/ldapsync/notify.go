@@ -89,18 +89,34 @@ func (n *notifier) stopping() {
 // runs, so a daemon whose Run has returned or whose process hangs whole
 // stops pinging and systemd restarts it. Only the first of a run of failed
 // pings is logged.
-func (n *notifier) watch(done <-chan struct{}) {
+func (n *notifier) watch(done <-chan struct{}) { n.watchLive(done, nil) }
+
+// watchLive is watch, pinging only while alive (when set) reports the
+// daemon's loop went round within the watchdog interval: a loop stuck in
+// a call that never returns stops the pings, and the service manager
+// restarts the daemon.
+func (n *notifier) watchLive(done <-chan struct{}, alive func() time.Time) {
 	if n == nil || n.watchdog <= 0 {
 		return
 	}
 	t := time.NewTicker(n.watchdog / 2)
 	defer t.Stop()
-	failing := false
+	failing, stuck := false, false
 	for {
 		select {
 		case <-done:
 			return
 		case <-t.C:
+			if alive != nil {
+				if last := alive(); !last.IsZero() && time.Since(last) > n.watchdog {
+					if !stuck {
+						n.log.Error().Time("last_round", last).Msg("the daemon's loop has not gone round within the watchdog interval: no ping, the service manager will restart it")
+					}
+					stuck = true
+					continue
+				}
+				stuck = false
+			}
 			err := n.send("WATCHDOG=1")
 			if err != nil && !failing {
 				n.log.Warn().Err(err).Msg("cannot ping the service manager's watchdog")

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"syscall"
 	"testing"
 	"time"
@@ -361,4 +362,26 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return port
+}
+
+// The watchdog pings only while the daemon's loop goes round: a loop stuck
+// longer than the interval stops the pings, and they resume with it.
+func TestNotifier_WatchLive(t *testing.T) {
+	sock, ch := listenNotify(t, false)
+	n := newNotifier(fakeEnv(map[string]string{"NOTIFY_SOCKET": sock, "WATCHDOG_USEC": "200000"}), zerolog.Nop())
+	var mu gosync.Mutex
+	last := time.Now().Add(-time.Hour) // stuck
+	alive := func() time.Time { mu.Lock(); defer mu.Unlock(); return last }
+	done := make(chan struct{})
+	defer close(done)
+	go n.watchLive(done, alive)
+	select {
+	case got := <-ch:
+		t.Fatalf("a ping while the loop was stuck: %q", got)
+	case <-time.After(600 * time.Millisecond):
+	}
+	mu.Lock()
+	last = time.Now().Add(time.Hour) // going round again
+	mu.Unlock()
+	awaitDatagram(t, ch, "WATCHDOG=1", 2*time.Second)
 }

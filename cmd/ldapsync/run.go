@@ -113,7 +113,7 @@ not valid, the running config stays and the problems are logged.`,
 				}
 			}()
 			alive := make(chan struct{})
-			go sd.watch(alive)
+			go sd.watchLive(alive, eng.Heartbeat)
 			err = eng.Run(ctx)
 			// Said at once when the signal came (the goroutine above);
 			// said here too, before exiting, should that goroutine not
