@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	gosync "sync"
 	"time"
 )
@@ -80,6 +81,10 @@ type Audit struct {
 	// record, and appending after it would bury the damage. Reopen clears
 	// it once the disk takes writes again.
 	err error
+	// first and firstSeq are the time and seq of the current segment's
+	// first record (zero while it is empty): see Rotate.
+	first    time.Time
+	firstSeq uint64
 }
 
 // OpenAudit opens or creates the log at path and verifies the whole chain,
@@ -100,10 +105,23 @@ func OpenAudit(path string) (a *Audit, repaired bool, err error) {
 	}
 	a = &Audit{path: path, f: f, open: map[uint64]AuditRecord{}, openByOp: map[intentKey]uint64{}}
 	var v verifier
+	// The closed segments first: the current one goes on with their chain.
+	segs, err := auditSegments(path)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, seg := range segs {
+		if err := verifySegment(&v, seg.path, a.track); err != nil {
+			return nil, false, err
+		}
+	}
 	repaired, err = scanLines(f, func(_ int, line []byte) error {
 		rec, err := v.next(line)
 		if err == nil {
 			a.track(rec)
+			if a.firstSeq == 0 {
+				a.first, a.firstSeq = rec.Time, rec.Seq
+			}
 		}
 		return err
 	})
@@ -206,6 +224,9 @@ func (a *Audit) Append(rec AuditRecord) (AuditRecord, error) {
 		return rec, a.err
 	}
 	a.seq, a.head, a.written = rec.Seq, rec.Hash, rec.Seq
+	if a.firstSeq == 0 {
+		a.first, a.firstSeq = rec.Time, rec.Seq
+	}
 	a.track(rec)
 	return rec, nil
 }
@@ -263,6 +284,47 @@ func (rec AuditRecord) digest() (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// verifySegment checks a closed segment with v, which goes on from the
+// segment before; track sees each record.
+func verifySegment(v *verifier, path string, track func(AuditRecord)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<16), 1<<24)
+	for line := 1; sc.Scan(); line++ {
+		rec, err := v.next(sc.Bytes())
+		if err != nil {
+			return fmt.Errorf("audit %s: line %d: %w", path, line, err)
+		}
+		if track != nil {
+			track(rec)
+		}
+	}
+	return sc.Err()
+}
+
+// VerifyAuditLog verifies the whole audit log whose current segment is at
+// path: every closed segment beside it, in order, then path, as one chain.
+// It returns the number of records and the last hash.
+func VerifyAuditLog(path string) (n uint64, head string, err error) {
+	var v verifier
+	files := []string{path}
+	if strings.HasPrefix(filepath.Base(path), segmentPrefix) {
+		v.seed = true // a closed segment alone: its chain from its first record
+	} else if files, err = AuditFiles(path); err != nil {
+		return 0, "", err
+	}
+	for _, p := range files {
+		if err := verifySegment(&v, p, nil); err != nil {
+			return v.n, v.head, err
+		}
+	}
+	return v.n, v.head, nil
+}
+
 // ErrAuditBroken reports a log whose chain does not hold.
 var ErrAuditBroken = errors.New("audit chain broken")
 
@@ -270,6 +332,9 @@ var ErrAuditBroken = errors.New("audit chain broken")
 type verifier struct {
 	n    uint64
 	head string
+	// seed takes the chain's start from the first record: a closed
+	// segment read alone, whose predecessor is not at hand.
+	seed bool
 }
 
 func (v *verifier) next(line []byte) (AuditRecord, error) {
@@ -287,6 +352,9 @@ func (v *verifier) next(line []byte) (AuditRecord, error) {
 	want, err := rec.digest()
 	if err != nil {
 		return rec, err
+	}
+	if v.seed && v.n == 0 && v.head == "" {
+		v.n, v.head, v.seed = rec.Seq-1, rec.Prev, false
 	}
 	switch {
 	case rec.Seq != v.n+1:

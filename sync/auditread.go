@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,16 +32,38 @@ import (
 // written as the file is read (or torn by a crash, which the daemon cuts
 // at its next start) and is left out; every other line must be a record.
 func ReadAudit(path string, keep func(AuditRecord) bool) ([]AuditRecord, error) {
+	// The closed segments beside the log come first (see Rotate); a
+	// closed segment named alone is read alone, its chain taken from its
+	// first record.
+	files := []string{path}
+	var v verifier
+	if strings.HasPrefix(filepath.Base(path), segmentPrefix) {
+		v.seed = true
+	} else {
+		var err error
+		if files, err = AuditFiles(path); err != nil {
+			return nil, err
+		}
+	}
+	var out []AuditRecord
+	for _, p := range files {
+		var err error
+		if out, err = readAuditFile(p, &v, keep, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// readAuditFile reads one file of the log with v, appending what keep
+// accepts to out.
+func readAuditFile(path string, v *verifier, keep func(AuditRecord) bool, out []AuditRecord) ([]AuditRecord, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	defer f.Close()
-	var (
-		v    verifier
-		out  []AuditRecord
-		line int
-	)
+	line := 0
 	r := bufio.NewReaderSize(f, 1<<16)
 	for {
 		b, rerr := r.ReadBytes('\n')

@@ -163,15 +163,22 @@ func appendArchive(file string, data []byte) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), errors.Join(syncDir(filepath.Dir(file)))
 }
 
-// compactJob is the scheduled compaction: the events resolved longer ago
-// than sync.journal_retention move to <state_dir>/archive.
+// compactJob is the scheduled compaction: the audit log rotates into a
+// new segment when the month has changed, and the events resolved longer
+// ago than sync.journal_retention move to <state_dir>/archive.
 func (e *Engine) compactJob(context.Context) error {
-	if e.cfg.JournalRetention <= 0 {
-		return nil
-	}
 	e.proc.Lock()
 	defer e.proc.Unlock()
 	now := e.now()
+	// The audit log starts a new dated segment each month.
+	if rotated, err := e.audit.Rotate(now, e.Rules().Location); err != nil {
+		return err
+	} else if rotated {
+		e.log.Info().Msg("audit log rotated: a new segment goes on with the chain")
+	}
+	if e.cfg.JournalRetention <= 0 {
+		return nil
+	}
 	n, err := e.journal.Compact(now.Add(-e.cfg.JournalRetention.Std()), filepath.Join(e.cfg.StateDir, "archive"), now)
 	if n > 0 {
 		e.log.Info().Int("events", n).Str("archive", filepath.Join(e.cfg.StateDir, "archive")).Msg("journal compacted")

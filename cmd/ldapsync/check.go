@@ -85,12 +85,10 @@ the directory unreachable it says so and checks the file alone
 				}
 				file = sync.AuditPath(l.Cfg.Sync)
 			}
-			f, err := os.Open(file)
-			if err != nil {
+			if _, err := os.Stat(file); err != nil {
 				return a.fail(exitFailure, "%v", err)
 			}
-			defer f.Close()
-			n, head, err := sync.VerifyAudit(f)
+			n, head, err := sync.VerifyAuditLog(file)
 			if err != nil {
 				return a.fail(exitFailure, "audit %s: %v (the %d records before it are intact)", file, err, n)
 			}
