@@ -38,6 +38,10 @@ type Config struct {
 	// Lease is how two instances share the work: one applies, the other
 	// stands by.
 	Lease LeaseConfig `yaml:"lease"`
+	// ControlSocket is where the daemon serves the operator commands
+	// (mode 0600). Default <state_dir>/control.sock; under systemd,
+	// /run/ldapsync/control.sock (RuntimeDirectory=).
+	ControlSocket string `yaml:"control_socket"`
 }
 
 // LeaseConfig is the "sync.lease" section: the lease in the directory
@@ -188,3 +192,6 @@ func (c Config) InboxDir() string { return cmp.Or(c.Inbox.Dir, filepath.Join(c.S
 
 // Letters returns the letters directory, defaulted.
 func (c Config) Letters() string { return cmp.Or(c.LettersDir, filepath.Join(c.StateDir, "letters")) }
+
+// Socket returns the control socket's path.
+func (c Config) Socket() string { return cmp.Or(c.ControlSocket, filepath.Join(c.StateDir, "control.sock")) }

@@ -27,7 +27,7 @@ serve the same purpose from outside.`,
 			if err != nil {
 				return a.fail(exitUsage, "%v", err)
 			}
-			c, err := api.Dial(api.SocketPath(l.Cfg.Sync.StateDir))
+			c, err := api.Dial(l.Cfg.Sync.Socket())
 			if err != nil {
 				return a.fail(exitFailure, "unhealthy: %v", err)
 			}

@@ -54,7 +54,7 @@ func (a *app) operate(ctx context.Context, f *operatorFlags, need access,
 	if err != nil {
 		return a.fail(exitUsage, "%v", err)
 	}
-	client, err := api.Dial(api.SocketPath(l.Cfg.Sync.StateDir))
+	client, err := api.Dial(l.Cfg.Sync.Socket())
 	switch {
 	case err == nil:
 		if *f.now != "" {

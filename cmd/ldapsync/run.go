@@ -78,7 +78,7 @@ not valid, the running config stays and the problems are logged.`,
 				return a.fail(exitFailure, "%v", err)
 			}
 			defer eng.Close()
-			ctl, err := api.Listen(api.SocketPath(l.Cfg.Sync.StateDir), api.Handler(eng, log.With().Str("component", "api").Logger()), log)
+			ctl, err := api.Listen(l.Cfg.Sync.Socket(), api.Handler(eng, log.With().Str("component", "api").Logger()), log)
 			if err != nil {
 				return a.fail(exitFailure, "%v", err)
 			}
