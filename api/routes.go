@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ldapsync/ldapsync/rules"
 	"github.com/ldapsync/ldapsync/sync"
 )
 
@@ -90,6 +91,8 @@ func Routes() []Route {
 //	POST /v1/letters/done          {"paths": [...], "by": NAME}
 //	POST /v1/adopt?path=FILE&dry_run=1   {"by": NAME}
 //	GET  /v1/explain/{uid}         an account's story, state and next deadline
+//	GET  /v1/audit?from=D&to=D&unit=U  the audit records of those days (chain verified)
+//	GET  /v1/plan                  what the daemon would do now with the events waiting
 //	POST /v1/events                HR's records, JSON Lines or a JSON array
 //	GET  /v1/rejected              the files in the inbox's rejected/
 //	GET  /healthz, /readyz, /metrics   (network only)
@@ -295,6 +298,41 @@ func routes(d *deps) []route {
 			}
 			reply(w, http.StatusOK, files)
 		}},
+		route{Route{Method: "GET", Path: "/v1/audit", Roles: reads}, func(w http.ResponseWriter, r *http.Request) {
+			ar, ok := e.(AuditReader)
+			if !ok {
+				reply(w, http.StatusNotImplemented, problem{"this daemon does not export the audit log"})
+				return
+			}
+			q := r.URL.Query()
+			from, ferr := rules.ParseDate(q.Get("from"))
+			to, terr := rules.ParseDate(q.Get("to"))
+			if ferr != nil || terr != nil || to.Before(from) {
+				reply(w, http.StatusBadRequest, problem{"from and to must be dates (YYYY-MM-DD), to not before from"})
+				return
+			}
+			sel, err := ar.AuditRecords(from, to, q.Get("unit"))
+			if err != nil {
+				reply(w, http.StatusServiceUnavailable, problem{err.Error()})
+				return
+			}
+			reply(w, http.StatusOK, sel)
+		}},
+		route{Route{Method: "GET", Path: "/v1/plan", Roles: reads}, func(w http.ResponseWriter, r *http.Request) {
+			pp, ok := e.(PendingPlanner)
+			if !ok {
+				reply(w, http.StatusNotImplemented, problem{"this daemon does not show its plan"})
+				return
+			}
+			plan, err := pp.PlanPending(r.Context())
+			if err != nil {
+				reply(w, http.StatusServiceUnavailable, problem{err.Error()})
+				return
+			}
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+			_ = plan.WriteJSON(w) // the client went away: nothing to do
+		}},
 		route{Route{Method: "GET", Path: "/healthz", NetworkOnly: true}, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			_, _ = io.WriteString(w, "ok\n")
@@ -421,4 +459,14 @@ func eventLines(data []byte) ([]byte, error) {
 		out.WriteByte('\n')
 	}
 	return out.Bytes(), nil
+}
+
+// AuditReader is an engine that exports its audit log.
+type AuditReader interface {
+	AuditRecords(from, to rules.Date, unit string) (*sync.AuditSelection, error)
+}
+
+// PendingPlanner is an engine that shows what it would do now.
+type PendingPlanner interface {
+	PlanPending(ctx context.Context) (*sync.Plan, error)
 }

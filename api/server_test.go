@@ -28,6 +28,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/rules"
 	"github.com/ldapsync/ldapsync/sync"
 )
 
@@ -65,6 +66,14 @@ func (f *fakeEngine) SubmitEvents(_ context.Context, name string, data []byte, s
 	}
 	res.Accepted = len(res.Records)
 	return res, nil
+}
+
+func (f *fakeEngine) AuditRecords(from, to rules.Date, unit string) (*sync.AuditSelection, error) {
+	return &sync.AuditSelection{Total: 3, Head: "h"}, nil
+}
+
+func (f *fakeEngine) PlanPending(context.Context) (*sync.Plan, error) {
+	return &sync.Plan{Ops: []sync.Op{{Kind: sync.OpLock, UID: "inunit"}}}, nil
 }
 
 func (f *fakeEngine) RejectedFiles() ([]sync.RejectedFile, error) {
@@ -139,6 +148,8 @@ var calls = map[string]call{
 	"GET /v1/forecast":            {"/v1/forecast?days=30", ""},
 	"POST /v1/events":             {"/v1/events", `{"event_id":"E1","type":"hire","unit":"sotttt"}` + "\n"},
 	"GET /v1/rejected":            {"/v1/rejected", ""},
+	"GET /v1/audit":               {"/v1/audit?from=2026-11-01&to=2026-11-30", ""},
+	"GET /v1/plan":                {"/v1/plan", ""},
 	"GET /healthz":                {"/healthz", ""},
 	"GET /readyz":                 {"/readyz", ""},
 	"GET /metrics":                {"/metrics", ""},

@@ -492,3 +492,28 @@ func TestEngine_Requests(t *testing.T) {
 		t.Errorf("restore: %+v", q)
 	}
 }
+
+// The API's reads of the audit and of the plan: the records of a period
+// as the log holds them, and what would run now, changing nothing.
+func TestEngine_AuditRecordsAndPlanPending(t *testing.T) {
+	env := newLifeEnv(t)
+	env.hire("NV1", "Lê Văn Tuấn", "sotttt", "Chuyên viên")
+	day := rules.DateOf(env.now.In(env.r.Location))
+	sel, err := env.eng.AuditRecords(day, day, "")
+	if err != nil || len(sel.Records) == 0 || sel.Total == 0 {
+		t.Fatalf("audit of today: %+v %v", sel, err)
+	}
+	if sel, _ := env.eng.AuditRecords(day.AddDays(1), day.AddDays(2), ""); len(sel.Records) != 0 {
+		t.Errorf("records after today: %d", len(sel.Records))
+	}
+	if _, err := env.eng.journal.Add([]Event{{Source: SourceInbox, ID: "R9", Type: Retire, EmployeeID: "NV1", Effective: day.AddDays(3), Received: env.now}}, env.now); err != nil {
+		t.Fatal(err)
+	}
+	p, err := env.eng.PlanPending(context.Background())
+	if err != nil || len(p.Held) != 1 || len(p.Ops) != 0 {
+		t.Fatalf("plan: %+v %v", p, err)
+	}
+	if a := env.person("NV1"); a.Locked {
+		t.Errorf("planning changed the account")
+	}
+}

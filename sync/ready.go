@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 // Pinger is a directory that can say cheaply whether it answers; the
@@ -30,4 +32,23 @@ func (e *Engine) Ready(ctx context.Context) error {
 		return fmt.Errorf("directory: %w", err)
 	}
 	return nil
+}
+
+// AuditRecords returns the audit records of the days from to to (in
+// rules.timezone), of unit when set, reading the whole log and verifying
+// its chain (see SelectAudit).
+func (e *Engine) AuditRecords(from, to rules.Date, unit string) (*AuditSelection, error) {
+	loc := e.Rules().Location
+	return SelectAudit(AuditPath(e.cfg), from.In(loc), to.AddDays(1).In(loc), unit)
+}
+
+// PlanPending returns what the engine would do now with the events
+// waiting in the journal (those a hold keeps back left out), against the
+// directory as it is, changing nothing.
+func (e *Engine) PlanPending(ctx context.Context) (*Plan, error) {
+	snap, err := e.dir.Snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sync: plan: read directory: %w", err)
+	}
+	return (&Planner{Rules: e.Rules(), Layout: e.layout}).Plan(e.runnable(), snap, e.now()), nil
 }
