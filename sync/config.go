@@ -194,4 +194,6 @@ func (c Config) InboxDir() string { return cmp.Or(c.Inbox.Dir, filepath.Join(c.S
 func (c Config) Letters() string { return cmp.Or(c.LettersDir, filepath.Join(c.StateDir, "letters")) }
 
 // Socket returns the control socket's path.
-func (c Config) Socket() string { return cmp.Or(c.ControlSocket, filepath.Join(c.StateDir, "control.sock")) }
+func (c Config) Socket() string {
+	return cmp.Or(c.ControlSocket, filepath.Join(c.StateDir, "control.sock"))
+}
