@@ -145,6 +145,9 @@ func routes(d *deps) []route {
 			if !decode(w, r, 4<<10, &dc) {
 				return
 			}
+			if !rosterPathAllowed(w, r, e) {
+				return
+			}
 			by := operatorName(r.Context(), dc.By)
 			res, err := e.AdoptRoster(r.Context(), r.URL.Query().Get("path"), r.URL.Query().Get("dry_run") == "1", by)
 			if err != nil && res == nil {
@@ -158,6 +161,9 @@ func routes(d *deps) []route {
 			reply(w, http.StatusOK, res)
 		}},
 		route{Route{Method: "POST", Path: "/v1/reconcile", Roles: ops}, func(w http.ResponseWriter, r *http.Request) {
+			if !rosterPathAllowed(w, r, e) {
+				return
+			}
 			ans, err := Reconcile(r.Context(), e, r.URL.Query().Get("path"))
 			if err != nil && ans == nil {
 				reply(w, http.StatusUnprocessableEntity, problem{err.Error()})
@@ -469,4 +475,25 @@ type AuditReader interface {
 // PendingPlanner is an engine that shows what it would do now.
 type PendingPlanner interface {
 	PlanPending(ctx context.Context) (*sync.Plan, error)
+}
+
+// RosterPaths is an engine that says which files a roster may be read
+// from for a caller over the network.
+type RosterPaths interface {
+	RosterPathAllowed(path string) bool
+}
+
+// rosterPathAllowed refuses (403) a network caller's roster path outside
+// the inbox and sync.roster.path: a token must not make the daemon read
+// any file it can. The control socket, root's, is not limited.
+func rosterPathAllowed(w http.ResponseWriter, r *http.Request, e Engine) bool {
+	if principalOf(r.Context()) == nil {
+		return true
+	}
+	rp, ok := e.(RosterPaths)
+	if ok && rp.RosterPathAllowed(r.URL.Query().Get("path")) {
+		return true
+	}
+	reply(w, http.StatusForbidden, problem{"forbidden: over the network a roster is read only from the inbox or sync.roster.path"})
+	return false
 }

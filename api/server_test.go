@@ -76,6 +76,9 @@ func (f *fakeEngine) PlanPending(context.Context) (*sync.Plan, error) {
 	return &sync.Plan{Ops: []sync.Op{{Kind: sync.OpLock, UID: "inunit"}}}, nil
 }
 
+// RosterPathAllowed allows the rosters of the test inbox only.
+func (f *fakeEngine) RosterPathAllowed(path string) bool { return path == "roster.csv" }
+
 func (f *fakeEngine) RejectedFiles() ([]sync.RejectedFile, error) {
 	return []sync.RejectedFile{{Name: "a.csv", Size: 12}}, nil
 }
@@ -582,4 +585,19 @@ func cmpOr(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// Over the network a roster is read only from where rosters belong.
+func TestServer_RosterPathsOverTheNetwork(t *testing.T) {
+	s, _ := newTestServer(t, testConfig(t), zerolog.Nop())
+	h := s.Handler()
+	for _, target := range []string{"/v1/reconcile?path=/etc/shadow", "/v1/adopt?path=/etc/shadow&dry_run=1"} {
+		body := ""
+		if strings.HasPrefix(target, "/v1/adopt") {
+			body = `{"by":"mai"}`
+		}
+		if rec := do(h, http.MethodPost, target, body, tokenOf("operator")); rec.Code != http.StatusForbidden {
+			t.Errorf("%s: %d %s", target, rec.Code, rec.Body)
+		}
+	}
 }

@@ -503,3 +503,22 @@ func decodeLegacyText(data []byte) ([]byte, string, error) {
 	}
 	return fit, fitEnc, nil
 }
+
+// RosterPathAllowed reports whether path may be read as a roster for a
+// caller over the network: a file in the inbox, or one sync.roster.path
+// names.
+func (e *Engine) RosterPathAllowed(path string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	if rel, err := filepath.Rel(e.cfg.InboxDir(), abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && rel != "." {
+		return true
+	}
+	if e.cfg.Roster.Path != "" {
+		if ok, _ := filepath.Match(e.cfg.Roster.Path, abs); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -244,3 +244,19 @@ func TestEngine_ApprovalOfAHoldThatGrew(t *testing.T) {
 		t.Errorf("after the second approval: %s", status(a))
 	}
 }
+
+func TestEngine_RosterPathAllowed(t *testing.T) {
+	env := newLifeEnv(t)
+	env.eng.cfg.Roster.Path = "/srv/hr/roster-*.csv"
+	for path, want := range map[string]bool{
+		filepath.Join(env.cfg.InboxDir(), "roster-1.csv"):        true,
+		"/srv/hr/roster-2026.csv":                                true,
+		"/etc/shadow":                                            false,
+		filepath.Join(env.cfg.InboxDir(), "..", "journal.jsonl"): false,
+		env.cfg.InboxDir():                                       false,
+	} {
+		if got := env.eng.RosterPathAllowed(path); got != want {
+			t.Errorf("%s: %v, want %v", path, got, want)
+		}
+	}
+}
