@@ -332,12 +332,20 @@ func TestRun_SystemdNotify(t *testing.T) {
 	defer func() {
 		again.Process.Signal(syscall.SIGTERM)
 		again.Wait()
+		if t.Failed() {
+			t.Logf("the restarted ldapsync's log:\n%s", logs2.String())
+		}
 	}()
 	created := func() int {
 		b, _ := os.ReadFile(auditPath)
 		return strings.Count(string(b), `"action":"create"`)
 	}
-	waitFor(t, "every hire after the restart", func() bool { return created() >= n })
+	// Under a loaded CI machine a restart and 60 hires may take a while.
+	for deadline := time.Now().Add(90 * time.Second); created() < n; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for every hire after the restart: %d of %d", created(), n)
+		}
+	}
 	time.Sleep(500 * time.Millisecond) // nothing more may come
 	if c := created(); c != n {
 		t.Errorf("%d create records for %d hires", c, n)
