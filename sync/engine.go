@@ -121,6 +121,9 @@ type Options struct {
 	AfterWrite func(*Op)
 	// Observer is told what the engine does, for metrics; nil means none.
 	Observer Observer
+	// LeaseClock is the clock of the lease between instances; nil is real
+	// time (tests inject one).
+	LeaseClock func() time.Time
 }
 
 // Open locks the state directory and opens the journal and the audit log.
@@ -183,7 +186,13 @@ func Open(o Options) (*Engine, error) {
 	// in a batch that keeps the loop from going round for long.
 	e.applier.Observer = beatObserver{Observer: e.obs, beat: &e.beat}
 	e.rules.Store(o.Rules)
-	e.lease = newLeadership(o.Directory, c.Lease, now, log, func() {
+	// The lease is between processes, on real time: a daemon rehearsing a
+	// later day with --now must not hold it into that day.
+	leaseNow := o.LeaseClock
+	if leaseNow == nil {
+		leaseNow = time.Now
+	}
+	e.lease = newLeadership(o.Directory, c.Lease, leaseNow, log, func() {
 		e.treeStale.Store(true)
 		e.sweepAt.Store(e.now().UnixNano())
 	})

@@ -76,7 +76,9 @@ func startInstance(t *testing.T, dir Directory, holder, inbox string, clock *ato
 	cfg.Lease = LeaseConfig{TTL: rules.Duration(30 * time.Second), Renew: rules.Duration(20 * time.Millisecond), Holder: holder}
 	e, err := Open(Options{
 		Config: cfg, Rules: exampleRules(t), Directory: dir, Layout: layout,
-		Now: func() time.Time { return time.Unix(0, clock.Load()) }, Log: zerolog.New(zerolog.NewTestWriter(t)).With().Str("instance", holder).Logger(),
+		Now:        func() time.Time { return time.Unix(0, clock.Load()) },
+		LeaseClock: func() time.Time { return time.Unix(0, clock.Load()) },
+		Log:        zerolog.New(zerolog.NewTestWriter(t)).With().Str("instance", holder).Logger(),
 	})
 	if err != nil {
 		t.Fatal(err)
