@@ -35,13 +35,20 @@ wait in the journal until 00:00 of their effective date (rules.timezone).
 When the directory is unreachable, events wait in the journal and are
 retried with back-off. Lifecycle deadlines are swept on sync.schedule.sweep,
 when the next one falls, and after each batch that changed accounts.
-Operator commands (lock, restore, requests, sweep, forecast) reach the
-daemon through <sync.state_dir>/control.sock (mode 0600).
+Operator commands (lock, restore, requests, sweep, forecast, pending,
+approve, reject, reconcile, adopt, explain, letters done) reach the daemon
+through sync.control_socket (default <sync.state_dir>/control.sock, mode
+0600). With api.listen set it also serves the HTTP API (tokens and roles,
+/healthz, /readyz, /metrics). With a second instance against the same
+directory, only the holder of the lease (sync.lease) works; the other
+stands by and takes over when the lease is not renewed. Under systemd it
+says READY=1 once the directory is reached, pings the watchdog while its
+loop goes round, and says STOPPING=1 on the way out.
 SIGINT or SIGTERM stop it cleanly. SIGHUP reloads the config file: if it is
 valid, its rules (units, usernames, password profile, applications) take
 effect from the next batch and the directory tree is brought in line; the
-directory, sync and log sections take effect at the next restart. If it is
-not valid, the running config stays and the problems are logged.`,
+directory, sync, api and log sections take effect at the next restart. If
+it is not valid, the running config stays and the problems are logged.`,
 		run: func(ctx context.Context, a *app, fs *flag.FlagSet, args []string) int {
 			c := a.commonFlags(fs)
 			if code := a.parse(fs, args); code >= 0 {
