@@ -476,16 +476,18 @@ func (a *Applier) run(ctx context.Context, op *Op) (err error) {
 			set = a.Dir.Reinstate
 		}
 		var path string
-		path, err = a.sealAndSet(op, func(pw secret.Secret) error { return set(ctx, op.DN, pw, op.event.Key()) })
+		path, err = a.sealAndSet(ctx, op, func(pw secret.Secret) error { return set(ctx, op.DN, pw, op.event.Key()) })
 		detail = map[string]string{"letter": path}
 	default:
 		err = fmt.Errorf("sync: unknown operation %q", op.Kind)
 	}
 	if err != nil {
 		err = fmt.Errorf("%s %s (event %s): %w", op.Kind, op.UID, op.EventID, err)
-		if !stopsRun(err) {
+		if !outcomeUnknown(ctx, err) {
 			// Refused: the operation did not happen; its intent is closed.
-			// After a failure that may pass, it stays open for the retry.
+			// After a failure that may pass, or a stop that cut the
+			// operation off (it may have happened at the directory), it
+			// stays open: the retry finishes it, or adopts what it finds.
 			a.closeIntent(op, intent, "not_done", err.Error())
 		}
 		return err
@@ -544,6 +546,15 @@ func (a *Applier) closeIntent(op *Op, intent uint64, action, reason string) {
 	}
 }
 
+// outcomeUnknown reports whether err leaves it open whether the operation
+// happened: a failure that may pass (see stopsRun), or a stop (the context
+// ended) that cut the operation off after its request may have reached the
+// directory. Its intent then stays open, and a sealed letter stays, for
+// the next run to finish or adopt.
+func outcomeUnknown(ctx context.Context, err error) bool {
+	return stopsRun(err) || ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // errLocal marks a failed local write (the audit log, a sealed letter): the
 // run stops and the event stays pending (a replay finds what was made and
 // records it), rather than failing an event the directory did not refuse.
@@ -567,7 +578,7 @@ func (a *Applier) audit(op *Op, intent uint64, detail map[string]string) error {
 
 // issue generates a first password, seals it in a letter, then sets it.
 func (a *Applier) issue(ctx context.Context, op *Op) (string, error) {
-	return a.sealAndSet(op, func(pw secret.Secret) error { return a.Dir.SetPassword(ctx, op.DN, pw, op.event.Key()) })
+	return a.sealAndSet(ctx, op, func(pw secret.Secret) error { return a.Dir.SetPassword(ctx, op.DN, pw, op.event.Key()) })
 }
 
 // sealAndSet generates a password, seals it in a letter for op's unit,
@@ -576,7 +587,7 @@ func (a *Applier) issue(ctx context.Context, op *Op) (string, error) {
 // same letter; if it dies after, the letter already holds the password
 // that works. Either way the unit ends with one letter whose password is
 // the account's.
-func (a *Applier) sealAndSet(op *Op, set func(secret.Secret) error) (string, error) {
+func (a *Applier) sealAndSet(ctx context.Context, op *Op, set func(secret.Secret) error) (string, error) {
 	unit, ok := a.Rules.Units.Lookup(op.Unit)
 	if !ok {
 		return "", fmt.Errorf("unit %q is not in the config", op.Unit)
@@ -593,7 +604,7 @@ func (a *Applier) sealAndSet(op *Op, set func(secret.Secret) error) (string, err
 		return "", fmt.Errorf("%w: %w", errLocal, err)
 	}
 	if err := set(pw); err != nil {
-		if !stopsRun(err) {
+		if !outcomeUnknown(ctx, err) {
 			// Refused for good: the password in the letter was never set
 			// and never will be, so the letter must not reach anyone.
 			if rerr := os.Remove(path); rerr != nil {

@@ -517,3 +517,49 @@ func TestEngine_AuditRecordsAndPlanPending(t *testing.T) {
 		t.Errorf("planning changed the account")
 	}
 }
+
+// cutDir completes an AddPerson at the directory, then stops the run, as a
+// SIGTERM that ends the context while the answer is on its way does.
+type cutDir struct {
+	*fakeDir
+	cancel context.CancelFunc
+}
+
+func (d cutDir) AddPerson(ctx context.Context, p rules.Account) error {
+	if err := d.fakeDir.AddPerson(ctx, p); err != nil {
+		return err
+	}
+	d.cancel()
+	return context.Canceled
+}
+
+// An operation cut off by a stop may have happened at the directory: its
+// intent stays open (never "not_done"), and the next run records it as
+// found done, so the change has its record.
+func TestEngine_StopCutsAnOperationOff(t *testing.T) {
+	f := newFakeDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	e, cfg := newEngine(t, cutDir{fakeDir: f, cancel: cancel}, t0)
+	n, _ := rules.ParseFullName("Lê Văn Tuấn")
+	if _, err := e.journal.Add([]Event{{Source: SourceInbox, ID: "H1", Type: Hire, EmployeeID: "NV1", Name: n, Unit: "sotttt", Effective: effective, Received: t0}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.Process(ctx); err == nil {
+		t.Fatalf("a stopped run reported no error")
+	}
+	data, _ := os.ReadFile(AuditPath(cfg))
+	if strings.Contains(string(data), `"not_done"`) {
+		t.Fatalf("the cut-off create was recorded as not done:\n%s", data)
+	}
+	// The next run (a restart) finds the account and records its creation.
+	e2 := e
+	e2.dir = f
+	e2.applier.Dir = f
+	if _, _, err := e2.Process(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(AuditPath(cfg))
+	if strings.Count(string(data), `"action":"create"`) != 1 || !strings.Contains(string(data), "found done") {
+		t.Errorf("the creation is not recorded once as found done:\n%s", data)
+	}
+}

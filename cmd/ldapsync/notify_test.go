@@ -341,8 +341,10 @@ func TestRun_SystemdNotify(t *testing.T) {
 		return strings.Count(string(b), `"action":"create"`)
 	}
 	// Under a loaded CI machine a restart and 60 hires may take a while.
-	for deadline := time.Now().Add(90 * time.Second); created() < n; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); created() < n; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(auditPath)
+			t.Logf("audit:\n%s", b)
 			t.Fatalf("timed out waiting for every hire after the restart: %d of %d", created(), n)
 		}
 	}
