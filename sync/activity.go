@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -65,22 +64,7 @@ func readActivity(b *Batch, data []byte, loc *time.Location, now time.Time) ([]a
 		return nil, fmt.Errorf("header: want columns %s and %s", FieldUsername, FieldLastActive)
 	}
 	var rows []activityRow
-	for {
-		row, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, fmt.Errorf("line %d: %w", pe.StartLine, pe.Err)
-			}
-			return nil, err
-		}
-		if blank(row) {
-			continue
-		}
-		line, _ := cr.FieldPos(0)
+	err = eachRow(cr, func(row []string, line int) {
 		rec := Record{Origin: Origin{File: b.File, Line: line}, Raw: row}
 		get := func(i int) string {
 			if i < len(row) {
@@ -102,9 +86,12 @@ func readActivity(b *Batch, data []byte, loc *time.Location, now time.Time) ([]a
 		}
 		if len(probs) > 0 {
 			b.Rejected = append(b.Rejected, Rejection{Record: rec, Problems: probs})
-			continue
+			return
 		}
 		rows = append(rows, activityRow{uid: uid, at: at, line: line, rec: rec})
+	})
+	if err != nil {
+		return nil, err
 	}
 	return rows, nil
 }

@@ -262,24 +262,7 @@ func (b *Batch) readCSV(data []byte) ([]Record, error) {
 	}
 
 	var out []Record
-	for {
-		row, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				// A broken quote swallows the rest of the file; nothing
-				// after it can be trusted row by row.
-				return nil, fmt.Errorf("line %d: %w", pe.StartLine, pe.Err)
-			}
-			return nil, err
-		}
-		line, _ := cr.FieldPos(0)
-		if blank(row) {
-			continue // Excel writes ",,,," for rows it once formatted
-		}
+	err = eachRow(cr, func(row []string, line int) {
 		rec := Record{Origin: Origin{File: b.File, Line: line}, Values: map[string]string{}, Raw: slices.Clone(row)}
 		extra := false
 		for i, v := range row {
@@ -294,11 +277,39 @@ func (b *Batch) readCSV(data []byte) ([]Record, error) {
 		}
 		if extra {
 			b.Rejected = append(b.Rejected, Rejection{Record: rec, Problems: []Problem{{Msg: fmt.Sprintf("row has %d fields, the header %d", len(row), len(cols))}}})
-			continue
+			return
 		}
 		out = append(out, rec)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// eachRow calls f with every row of cr that is not blank (Excel writes
+// ",,,," for rows it once formatted) and the line it starts on. A broken
+// quote is an error naming its line: it swallows the rest of the file, and
+// nothing after it can be trusted row by row.
+func eachRow(cr *csv.Reader, f func(row []string, line int)) error {
+	for {
+		row, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return fmt.Errorf("line %d: %w", pe.StartLine, pe.Err)
+			}
+			return err
+		}
+		if blank(row) {
+			continue
+		}
+		line, _ := cr.FieldPos(0)
+		f(row, line)
+	}
 }
 
 func blank(row []string) bool {

@@ -153,22 +153,7 @@ func readRosterCSV(b *Batch, data []byte) ([]Record, error) {
 			FieldEmployeeID, FieldUnit, FieldFullName, FieldFamilyName, FieldGivenName)
 	}
 	var out []Record
-	for {
-		row, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, fmt.Errorf("line %d: %w", pe.StartLine, pe.Err)
-			}
-			return nil, err
-		}
-		if blank(row) {
-			continue
-		}
-		line, _ := cr.FieldPos(0)
+	err = eachRow(cr, func(row []string, line int) {
 		rec := Record{Origin: Origin{File: b.File, Line: line}, Values: map[string]string{}, Raw: slices.Clone(row)}
 		for i, v := range row {
 			if i < len(cols) && cols[i] != "" && cols[i] != FieldError {
@@ -176,6 +161,9 @@ func readRosterCSV(b *Batch, data []byte) ([]Record, error) {
 			}
 		}
 		out = append(out, rec)
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, errors.New("empty roster: an empty staff list is refused whole")
