@@ -124,6 +124,9 @@ type Options struct {
 	// LeaseClock is the clock of the lease between instances; nil is real
 	// time (tests inject one).
 	LeaseClock func() time.Time
+	// PasswordPageURL is the self-service password page's address, which
+	// every letter gives; "" for none.
+	PasswordPageURL string
 }
 
 // Open locks the state directory and opens the journal and the audit log.
@@ -178,7 +181,7 @@ func Open(o Options) (*Engine, error) {
 		obs:   orNop(o.Observer),
 		cfg:   c, dir: o.Directory, layout: o.Layout, journal: journal, audit: audit, lock: lock, now: now, log: log,
 		applier: Applier{
-			Dir: o.Directory, Letters: &Letters{Dir: c.Letters()}, Audit: audit,
+			Dir: o.Directory, Letters: &Letters{Dir: c.Letters(), PageURL: o.PasswordPageURL}, Audit: audit,
 			Rand: o.Rand, Now: now, Log: log, Parallel: o.Parallel, AfterWrite: o.AfterWrite,
 		},
 	}

@@ -26,6 +26,10 @@ import (
 // is written nowhere else (BTC 4: "phong bì có dấu mật").
 type Letters struct {
 	Dir string
+	// PageURL is the address of the self-service password page as users
+	// reach it (api.password_page.url), printed in every letter; "" for
+	// none.
+	PageURL string
 }
 
 // Letter is what a credential letter says.
