@@ -5,7 +5,7 @@
 GO       ?= go
 # gcc and libc6-dev: go test -race needs cgo. systemd (systemd-analyze) and
 # procps (/bin/kill, the unit's ExecReload): make test-systemd.
-DEBS     := slapd ldap-utils gcc libc6-dev systemd procps
+DEBS     := slapd ldap-utils gcc libc6-dev systemd procps chromium
 BIN      := bin/ldapsync
 # sudo when not root; CI and containers run as root.
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -2,11 +2,14 @@ package api
 
 import (
 	"net"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ldapsync/ldapsync/internal/field"
 	"github.com/ldapsync/ldapsync/internal/secret"
+	"github.com/ldapsync/ldapsync/rules"
 )
 
 // Role is what a token may do on the network API.
@@ -43,6 +46,37 @@ type Config struct {
 	Tokens []TokenConfig `yaml:"tokens"`
 	// MaxBody bounds a request body, in bytes. Default 1 MiB.
 	MaxBody int64 `yaml:"max_body"`
+	// PasswordPage is the self-service password page, served on Listen.
+	PasswordPage PasswordPageConfig `yaml:"password_page"`
+}
+
+// PasswordPageConfig is the "api.password_page" section: the page where
+// people change their own password (package selfservice), at /password on
+// the API's listener, with no token.
+type PasswordPageConfig struct {
+	// Enabled serves the page. Default false. It needs Listen.
+	Enabled bool `yaml:"enabled"`
+	// URL is the page's address as people reach it (through a proxy, say),
+	// printed in every credential letter. Default "": letters name no
+	// page.
+	URL string `yaml:"url"`
+	// MaxFailures is how many wrong current passwords a username may have
+	// within FailureWindow before the page refuses it, without asking the
+	// directory, until the window has passed (as slapd's pwdMaxFailure
+	// within pwdFailureCountInterval). Default 5.
+	MaxFailures int `yaml:"max_failures"`
+	// FailureWindow: see MaxFailures. Default 15m.
+	FailureWindow rules.Duration `yaml:"failure_window"`
+	// PerSourceRequestsPerMinute is how many requests one source address
+	// may make a minute, on average. Default 10.
+	PerSourceRequestsPerMinute int `yaml:"per_source_requests_per_minute"`
+	// PerSourceBurst is how many requests a source may make at once before
+	// the average applies. Default 10.
+	PerSourceBurst int `yaml:"per_source_burst"`
+	// TrustProxy takes the source address from X-Forwarded-For, and TLS
+	// from X-Forwarded-Proto, on requests from a loopback address: set it
+	// when a TLS proxy on the same machine serves the page. Default false.
+	TrustProxy bool `yaml:"trust_proxy"`
 }
 
 // TLSConfig is the API's server certificate and, optionally, the CAs its
@@ -77,7 +111,14 @@ type TokenConfig struct {
 }
 
 // DefaultConfig returns the API's defaults: off.
-func DefaultConfig() Config { return Config{MaxBody: DefaultMaxBody} }
+func DefaultConfig() Config {
+	return Config{MaxBody: DefaultMaxBody, PasswordPage: PasswordPageConfig{
+		MaxFailures:                5,
+		FailureWindow:              rules.Duration(15 * time.Minute),
+		PerSourceRequestsPerMinute: 10,
+		PerSourceBurst:             10,
+	}}
+}
 
 // Enabled reports whether the network API is to be served.
 func (c Config) Enabled() bool { return c.Listen != "" }
@@ -111,6 +152,7 @@ func (c Config) Validate(path string) field.List {
 			errs.Add(field.Join(path, "tokens"), "required: with no token every route but /healthz and /readyz answers 401")
 		}
 	}
+	errs.Append(c.PasswordPage.validate(field.Join(path, "password_page"), c.Listen))
 	names := map[string]bool{}
 	for i, t := range c.Tokens {
 		p := field.Index(field.Join(path, "tokens"), i)
@@ -150,4 +192,36 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// validate checks the page's section; listen is the API's address.
+func (c PasswordPageConfig) validate(path, listen string) field.List {
+	var errs field.List
+	if c.Enabled && listen == "" {
+		errs.Add(field.Join(path, "enabled"), "the page is served on api.listen: set it")
+	}
+	if c.URL != "" {
+		u, err := url.Parse(c.URL)
+		switch {
+		case err != nil:
+			errs.Add(field.Join(path, "url"), "%q is not a URL: %v", c.URL, err)
+		case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
+			errs.Add(field.Join(path, "url"), "%q: want an https:// address (people type their passwords there)", c.URL)
+		case u.Host == "":
+			errs.Add(field.Join(path, "url"), "%q has no host", c.URL)
+		}
+	}
+	if c.MaxFailures < 1 {
+		errs.Add(field.Join(path, "max_failures"), "must be at least 1")
+	}
+	if c.FailureWindow <= 0 {
+		errs.Add(field.Join(path, "failure_window"), "must be a positive duration such as 15m")
+	}
+	if c.PerSourceRequestsPerMinute < 1 {
+		errs.Add(field.Join(path, "per_source_requests_per_minute"), "must be at least 1")
+	}
+	if c.PerSourceBurst < 1 {
+		errs.Add(field.Join(path, "per_source_burst"), "must be at least 1")
+	}
+	return errs
 }

@@ -53,19 +53,38 @@ func principalOf(ctx context.Context) *principal {
 }
 
 // Option adds what the network server serves besides the engine's routes.
-type Option func(*deps)
+type Option func(*options)
+
+// options are what the Options set: the routes' dependencies, and the
+// pages served beside the routes.
+type options struct {
+	*deps
+	passwordPage http.Handler
+}
 
 // WithReady makes /readyz answer 503 with the error's text while ready
 // returns an error, 200 otherwise. Without it, /readyz answers as /healthz.
 func WithReady(ready func(context.Context) error) Option {
-	return func(d *deps) { d.ready = ready }
+	return func(o *options) { o.ready = ready }
 }
 
 // WithMetrics serves h (e.g. promhttp.Handler()) at /metrics, to operators
 // and auditors. Without it, /metrics answers 404.
 func WithMetrics(h http.Handler) Option {
-	return func(d *deps) { d.metrics = h }
+	return func(o *options) { o.metrics = h }
 }
+
+// WithPasswordPage serves h, the self-service password page (package
+// selfservice), at GET and POST /password, to anyone: it needs no token,
+// and is logged as every request is. It is HTML for people, not part of
+// the JSON API, and so not in Routes or docs/openapi.yaml. Without it,
+// /password answers 404.
+func WithPasswordPage(h http.Handler) Option {
+	return func(o *options) { o.passwordPage = h }
+}
+
+// PasswordPagePath is where WithPasswordPage serves the page.
+const PasswordPagePath = "/password"
 
 // Server is the network API: the control socket's routes and HR's
 // submissions, each behind a bearer token with a role.
@@ -105,12 +124,18 @@ func NewServer(cfg Config, e Engine, log zerolog.Logger, opts ...Option) (*Serve
 		s.tokens = append(s.tokens, p)
 	}
 	d := &deps{e: e, log: log, maxBody: cfg.MaxBody}
-	for _, o := range opts {
-		o(d)
+	o := &options{deps: d}
+	for _, opt := range opts {
+		opt(o)
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes(d) {
 		mux.Handle(rt.Method+" "+rt.Path, s.authorize(rt.Route, rt.h))
+	}
+	if o.passwordPage != nil {
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			mux.Handle(m+" "+PasswordPagePath, s.authorize(Route{Method: m, Path: PasswordPagePath}, o.passwordPage))
+		}
 	}
 	var tc *tls.Config
 	if cfg.TLS.Enabled() {

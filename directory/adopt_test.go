@@ -588,9 +588,9 @@ func TestClient_Revoke_adopted(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := e.snapshotPerson(t, h.tuan.UID)
-			if got.Revoked || got.Status != rules.StatusActive || !got.Active || got.EmployeeID != h.tuan.EmployeeID ||
+			if got.Revoked || got.Status != rules.StatusPending || got.Active || got.EmployeeID != h.tuan.EmployeeID ||
 				!sameDN(t, got.DN, back) || !got.MustChange || got.Issued != event {
-				t.Errorf("after Reinstate: %+v; want %s at %s, active, must change", got, h.tuan.UID, back)
+				t.Errorf("after Reinstate: %+v; want %s at %s, pending, must change", got, h.tuan.UID, back)
 			}
 			if res, err := e.c.Bind(ctx(t), back, newPW); err != nil || !res.MustChange {
 				t.Errorf("bind at %s: %+v, %v", back, res, err)
@@ -602,8 +602,8 @@ func TestClient_Revoke_adopted(t *testing.T) {
 			}
 		})
 	}
-	out := ldapsearch(t, e, back, "base", "(objectClass=*)", "employeeNumber", "memberOf")
-	if !strings.Contains(out, "employeeNumber: NV-2001\n") || !strings.Contains(out, "memberOf: cn=active,ou=groups,"+base+"\n") {
+	out := ldapsearch(t, e, back, "base", "(objectClass=*)", "employeeNumber", "ldapsyncStatus", "memberOf")
+	if !strings.Contains(out, "employeeNumber: NV-2001\n") || !strings.Contains(out, "ldapsyncStatus: pending\n") || strings.Contains(out, "memberOf: cn=active,") {
 		t.Errorf("ldapsearch of the reinstated account:\n%s", out)
 	}
 
@@ -622,8 +622,8 @@ func TestClient_Revoke_adopted(t *testing.T) {
 	if err := e.c.Reinstate(ctx(t), khoa.DN, newPW, event); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.snapshotPerson(t, khoa.UID); got.Status != rules.StatusActive || !sameDN(t, got.DN, khoa.DN) || got.Locked {
-		t.Errorf("a half-revoked adopted account after Reinstate: %+v; want active at %s", got, khoa.DN)
+	if got := e.snapshotPerson(t, khoa.UID); got.Status != rules.StatusPending || !sameDN(t, got.DN, khoa.DN) || got.Locked {
+		t.Errorf("a half-revoked adopted account after Reinstate: %+v; want pending at %s", got, khoa.DN)
 	}
 
 	// The tombstone of an account named by its cn is found by its uid.

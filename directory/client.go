@@ -49,6 +49,9 @@ var (
 	ErrConflict = errors.New("uid belongs to another employee")
 	// ErrNotFound is an operation on a person whose entry does not exist.
 	ErrNotFound = errors.New("no such person")
+	// ErrNotPending is an Activate or AwaitChange the account's state does
+	// not allow (locked, revoked, or its password not in the state asked).
+	ErrNotPending = errors.New("not in the first-login state asked")
 	// ErrClosed is an operation on a closed Client.
 	ErrClosed = rules.ErrClosed
 	// ErrConnect marks a connection that opened but cannot be used: the

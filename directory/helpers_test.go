@@ -165,6 +165,9 @@ func person(uid, employee string) rules.Account {
 		Title:       "Chuyên viên",
 		Phone:       "0259 3822 222",
 		Groups:      []string{"mail"},
+		// In use: its first password changed, in the active group. (A new
+		// hire is pending: see TestClient_AddPerson_pending.)
+		Status: rules.StatusActive,
 	}
 }
 

@@ -44,8 +44,10 @@ func (c *Client) Lock(ctx context.Context, dn, reason string) error {
 
 // Unlock restores a locked account (NT 6.3): it sets pw with Password
 // Modify, then lifts the lock, sets pwdReset: TRUE (the user must change
-// pw at the next login), status active, and puts the account back in the
-// active group. A revoked account is refused. The password comes first:
+// pw at the next login) and status pending: the account joins the active
+// group once the user has changed pw (Activate), so that applications
+// that bind without the ppolicy control refuse the letter's password too.
+// A revoked account is refused. The password comes first:
 // slapd lifts its lock on a password change, and so the old password never
 // works again, even if Unlock stops half way. Unlocking an active account
 // only sets pw.
@@ -70,14 +72,14 @@ func (c *Client) Unlock(ctx context.Context, dn string, pw secret.Secret, issued
 	mod := ldap.NewModifyRequest(dn, nil)
 	mod.Replace("pwdAccountLockedTime", nil)
 	mod.Replace("ldapsyncLockReason", nil)
-	mod.Replace("ldapsyncStatus", []string{rules.StatusActive})
+	mod.Replace("ldapsyncStatus", []string{rules.StatusPending})
 	if issuedFor != "" {
 		mod.Replace("ldapsyncIssuedFor", []string{issuedFor})
 	}
 	if err := c.setPassword(ctx, dn, pw, mod); err != nil {
 		return err
 	}
-	return c.addMember(ctx, c.cfg.GroupDN(c.cfg.ActiveGroup), dn)
+	return c.removeMember(ctx, c.cfg.GroupDN(c.cfg.ActiveGroup), dn)
 }
 
 // LiftLock lifts the lock on the account at dn without touching its
@@ -85,7 +87,9 @@ func (c *Client) Unlock(ctx context.Context, dn string, pw secret.Secret, issued
 // entered by mistake and withdrawn, after which the person's own password
 // works again. It removes pwdAccountLockedTime and ldapsyncLockReason,
 // sets ldapsyncStatus active and puts the account back in the active
-// group; pwdReset and the application groups stay as they are. A revoked
+// group, or, when the account still has to change a password ldapsync
+// issued (pwdReset), sets it pending and leaves it out of the active
+// group until then; pwdReset and the application groups stay as they are. A revoked
 // account (status revoked, or a tombstone under Revoked) is refused:
 // Reinstate is the way back from a revocation. Lifting the lock of an
 // account that has none is success.
@@ -93,19 +97,26 @@ func (c *Client) LiftLock(ctx context.Context, dn string) error {
 	if err := c.checkPersonDN(dn); err != nil {
 		return fmt.Errorf("directory: lift lock %q: %w", dn, err)
 	}
-	e, err := c.readPerson(ctx, "lift lock", dn, "ldapsyncStatus")
+	e, err := c.readPerson(ctx, "lift lock", dn, "ldapsyncStatus", "pwdReset", "ldapsyncIssuedFor")
 	if err != nil {
 		return err
 	}
 	if strings.EqualFold(e.GetEqualFoldAttributeValue("ldapsyncStatus"), rules.StatusRevoked) {
 		return fmt.Errorf("directory: lift lock %q: the account is being revoked, which only Reinstate undoes", dn)
 	}
+	status := rules.StatusActive
+	if strings.EqualFold(e.GetEqualFoldAttributeValue("pwdReset"), "TRUE") && e.GetEqualFoldAttributeValue("ldapsyncIssuedFor") != "" {
+		status = rules.StatusPending
+	}
 	mod := ldap.NewModifyRequest(dn, nil)
 	mod.Replace("pwdAccountLockedTime", nil)
 	mod.Replace("ldapsyncLockReason", nil)
-	mod.Replace("ldapsyncStatus", []string{rules.StatusActive})
+	mod.Replace("ldapsyncStatus", []string{status})
 	if err := c.modifyPerson(ctx, "lift lock", dn, mod); err != nil {
 		return err
+	}
+	if status == rules.StatusPending {
+		return nil
 	}
 	return c.addMember(ctx, c.cfg.GroupDN(c.cfg.ActiveGroup), dn)
 }
@@ -121,9 +132,10 @@ func (c *Client) LiftLock(ctx context.Context, dn string) error {
 // (ldapsync keeps no record of where a tombstone came from, and the
 // service account may not add entries outside its containers). It sets pw
 // with Password Modify, and in one request removes ldapsyncRevokedTime,
-// the lock and its reason, sets ldapsyncStatus active, pwdReset: TRUE (the
+// the lock and its reason, sets ldapsyncStatus pending, pwdReset: TRUE (the
 // user must change pw at the first login) and ldapsyncIssuedFor
-// issuedFor; then it puts the account in the active group. The uid and
+// issuedFor; the account joins the active group once the user has changed
+// pw (Activate). The uid and
 // the employeeNumber are the ones the person had, and so is the DN of an
 // account that lived under People.
 //
@@ -208,12 +220,12 @@ func (c *Client) Reinstate(ctx context.Context, dn string, pw secret.Secret, iss
 	mod.Replace("ldapsyncRevokedTime", nil)
 	mod.Replace("pwdAccountLockedTime", nil)
 	mod.Replace("ldapsyncLockReason", nil)
-	mod.Replace("ldapsyncStatus", []string{rules.StatusActive})
+	mod.Replace("ldapsyncStatus", []string{rules.StatusPending})
 	mod.Replace("ldapsyncIssuedFor", []string{issuedFor})
 	if err := c.setPassword(ctx, dn, pw, mod); err != nil {
 		return err
 	}
-	return c.addMember(ctx, c.cfg.GroupDN(c.cfg.ActiveGroup), dn)
+	return c.removeMember(ctx, c.cfg.GroupDN(c.cfg.ActiveGroup), dn)
 }
 
 // revoked reports whether e, a live entry, bears a revocation: a revoke

@@ -129,9 +129,12 @@ func TestClient_Unlock(t *testing.T) {
 				t.Errorf("bind with the old password: %v, want ErrInvalidCredentials", err)
 			}
 			got := e.snapshotPerson(t, p.UID)
-			if got.Locked || got.Status != rules.StatusActive || got.LockReason != "" || !got.Active || !got.MustChange ||
+			// Pending until the user changes the new password (the
+			// first-login gate): out of the active group, in its
+			// applications' groups.
+			if got.Locked || got.Status != rules.StatusPending || got.LockReason != "" || got.Active || !got.MustChange ||
 				!slices.Equal(got.Groups, []string{"mail"}) || got.Issued != tt.want {
-				t.Errorf("after Unlock: %+v; want unlocked, active, in the active group, must change, groups [mail], issued for %q", got, tt.want)
+				t.Errorf("after Unlock: %+v; want unlocked, pending, out of the active group, must change, groups [mail], issued for %q", got, tt.want)
 			}
 		})
 	}
@@ -755,10 +758,10 @@ func TestClient_Reinstate(t *testing.T) {
 			t.Errorf("bind with the password before the revocation: %v, want ErrInvalidCredentials", err)
 		}
 		got := e.snapshotPerson(t, uid)
-		if got.Revoked || !got.RevokedAt.IsZero() || got.Status != rules.StatusActive || got.Locked || got.LockReason != "" ||
-			!got.Active || !got.MustChange || got.Issued != event || got.EmployeeID != employee || !sameDN(t, got.DN, dn) ||
+		if got.Revoked || !got.RevokedAt.IsZero() || got.Status != rules.StatusPending || got.Locked || got.LockReason != "" ||
+			got.Active || !got.MustChange || got.Issued != event || got.EmployeeID != employee || !sameDN(t, got.DN, dn) ||
 			len(got.Groups) != 0 {
-			t.Errorf("after Reinstate: %+v; want %s at %s, active, in the active group and no application's, must change, issued for %s",
+			t.Errorf("after Reinstate: %+v; want %s at %s, pending (in no group until the new password is changed), must change, issued for %s",
 				got, uid, dn, event)
 		}
 		// The lifecycle is the caller's to rewrite.

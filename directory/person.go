@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,8 +15,10 @@ import (
 	"github.com/ldapsync/ldapsync/rules"
 )
 
-// CreatePerson adds p (DN from PersonDN(p.UID)), a member of the active
-// group and of the groups of p.Groups: AddPerson, then ChangeGroups. If the
+// CreatePerson adds p (DN from PersonDN(p.UID)), a member of the groups
+// of p.Groups, and of the active group when p.Status is active: AddPerson,
+// then ChangeGroups. A new account is pending (p.Status ""), outside the
+// active group, until its first password is changed (Activate). If the
 // entry already exists with the same EmployeeID it only makes sure of the
 // memberships; with a different one it is an ErrConflict naming both.
 func (c *Client) CreatePerson(ctx context.Context, p rules.Account) error {
@@ -24,14 +27,23 @@ func (c *Client) CreatePerson(ctx context.Context, p rules.Account) error {
 	}
 	dn := c.cfg.PersonDN(p.UID)
 	var changes []rules.GroupChange
-	for _, g := range append([]string{c.cfg.ActiveGroup}, p.Groups...) {
+	groups := p.Groups
+	if p.Status == rules.StatusActive {
+		groups = append([]string{c.cfg.ActiveGroup}, groups...)
+	}
+	for _, g := range groups {
 		changes = append(changes, rules.GroupChange{Group: g, Add: []string{dn}})
+	}
+	if len(changes) == 0 {
+		return nil
 	}
 	return c.ChangeGroups(ctx, changes)
 }
 
 // AddPerson adds the entry of p (DN from PersonDN(p.UID)) with ldapsyncStatus
-// active, and no group memberships: a batch adds those for many people at
+// p.Status, pending or active; "" is pending, which is what a new account
+// is: it joins the active group once its first password is changed
+// (Activate). It adds no group memberships: a batch adds those for many people at
 // once with ChangeGroups. If the entry already exists with the same
 // EmployeeID it is success; with a different one it is an ErrConflict
 // naming both.
@@ -39,6 +51,10 @@ func (c *Client) AddPerson(ctx context.Context, p rules.Account) error {
 	dn := c.cfg.PersonDN(p.UID)
 	if err := checkNew(p); err != nil {
 		return fmt.Errorf("directory: add %q: %w", dn, err)
+	}
+	status := cmp.Or(p.Status, rules.StatusPending)
+	if status != rules.StatusPending && status != rules.StatusActive {
+		return fmt.Errorf("directory: add %q: a new account is pending or active, not %q", dn, status)
 	}
 	req := ldap.NewAddRequest(dn, nil)
 	req.Attribute("objectClass", []string{"inetOrgPerson", "ldapsyncAccount"})
@@ -53,7 +69,7 @@ func (c *Client) AddPerson(ctx context.Context, p rules.Account) error {
 		{"departmentNumber", p.Unit},
 		{"title", p.Title},
 		{"telephoneNumber", p.Phone},
-		{"ldapsyncStatus", rules.StatusActive},
+		{"ldapsyncStatus", status},
 	} {
 		if a.value != "" {
 			req.Attribute(a.name, []string{a.value})

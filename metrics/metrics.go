@@ -36,7 +36,7 @@ const (
 // LDAPOps lists the directory operations the LDAP latency is reported
 // for: the directory client's words, spaces made underscores.
 var LDAPOps = []string{
-	"add", "add_member_to", "add_members_to", "adopt", "delete", "delete_tombstone", "lift_lock", "lock",
+	"activate", "add", "add_member_to", "add_members_to", "adopt", "await_change", "delete", "delete_tombstone", "lift_lock", "lock",
 	"modify", "move", "move_back_from_revoked", "move_to_revoked", "read", "remove_member_from",
 	"remove_members_from", "revoke", "search", "set_lifecycle", "set_password", "update",
 }

@@ -9,10 +9,39 @@ import (
 // Values of an account's Status, as the directory stores them
 // (ldapsyncStatus).
 const (
+	// StatusPending is an account whose first password (or the password
+	// of a restore) has not been changed yet: it receives mail and is in
+	// its application groups, but is not in the active group, so that
+	// applications that filter on it refuse the password of the letter
+	// even when they bind without the ppolicy control (BTC 4, NT 6.3.c).
+	StatusPending = "pending"
 	StatusActive  = "active"
 	StatusLocked  = "locked"
 	StatusRevoked = "revoked"
 )
+
+// Activation returns the status a's first-login gate calls for: active for
+// a pending account whose user has changed the password ldapsync issued
+// (slapd cleared pwdReset when the user changed it), pending for an active
+// one that must change a password ldapsync issued (an account made before
+// the gate, or reset since by an administrator), and "" when a is where it
+// should be. Locked, revoked and unmanaged accounts, and accounts that
+// never had a password from ldapsync (Issued ""), are never moved by it.
+func Activation(a *Account) string {
+	if a.Revoked || a.Locked || a.Status == StatusRevoked || a.Issued == "" {
+		// Issued: the gate holds the passwords ldapsync issued (first
+		// passwords, restores), with their letters. A pending account
+		// without one is one whose password is still being set.
+		return ""
+	}
+	switch {
+	case a.Status == StatusPending && !a.MustChange:
+		return StatusActive
+	case a.Status == StatusActive && a.MustChange:
+		return StatusPending
+	}
+	return ""
+}
 
 // Account is a personal account as the planner sees it: the regulated facts
 // of one person's entry, whatever directory holds it. The directory package
@@ -29,13 +58,14 @@ type Account struct {
 	Unit        string // the unit's account name (departmentNumber)
 	Title       string
 	Phone       string
-	// Status is StatusActive, StatusLocked, StatusRevoked, or "" for an
-	// entry ldapsync did not create.
+	// Status is StatusPending, StatusActive, StatusLocked, StatusRevoked,
+	// or "" for an entry ldapsync did not create.
 	Status string
 	// Groups are the application names whose group lists the person, sorted.
 	// The active group is not among them.
 	Groups []string
-	// Active reports membership of the active group.
+	// Active reports membership of the active group: an unlocked account
+	// whose first password has been changed (see Activation).
 	Active bool
 	// Locked reports a password-policy lock.
 	Locked     bool

@@ -127,12 +127,60 @@ func (p PasswordProfile) isSpecial(r rune) bool {
 	return r <= unicode.MaxASCII && unicode.IsPrint(r) && !unicode.IsLetter(r) && !unicode.IsDigit(r)
 }
 
-// Check reports every rule of p that password breaks for the account
-// username. The error names the rules, never the password.
-func (p PasswordProfile) Check(password, username string) error {
-	var problems []string
+// Codes of the rules a password may break, in PasswordProblem.Code: they
+// never change, so callers may key messages and tests on them.
+const (
+	// ProblemTooShort is a password shorter than MinLength.
+	ProblemTooShort = "too_short"
+	// ProblemClasses is a password with fewer than MinClasses of the
+	// character classes.
+	ProblemClasses = "classes"
+	// ProblemAccountName is a password that holds UsernamePart or more
+	// consecutive characters of the account name (BTC 5).
+	ProblemAccountName = "account_name"
+)
+
+// PasswordProblem is one rule of a profile that a password breaks. It says
+// which rule and by how much, never what the password is.
+type PasswordProblem struct {
+	// Code is one of the Problem constants.
+	Code string
+	// MinLength is the profile's minimum length (ProblemTooShort).
+	MinLength int
+	// Have is how many classes the password has, Need how many the profile
+	// asks for, and Missing the classes it lacks, in the order upper,
+	// lower, digit, special (ProblemClasses).
+	Have, Need int
+	Missing    []string
+	// Specials are the characters that count as special; "" means any
+	// printable ASCII character that is not a letter or digit.
+	Specials string
+	// Part is the length of the runs of the account name that the password
+	// may not hold (ProblemAccountName).
+	Part int
+}
+
+// String says in English which rule the password breaks, as Check words
+// it: "shorter than 8 characters".
+func (p PasswordProblem) String() string {
+	switch p.Code {
+	case ProblemTooShort:
+		return fmt.Sprintf("shorter than %d characters", p.MinLength)
+	case ProblemClasses:
+		return fmt.Sprintf("has %d of the %d character classes required (missing %s)", p.Have, p.Need, strings.Join(p.Missing, ", "))
+	case ProblemAccountName:
+		return fmt.Sprintf("contains %d or more consecutive characters of the account name", p.Part)
+	}
+	return p.Code
+}
+
+// Problems returns every rule of p that password breaks for the account
+// username, in the order length, classes, account name; none when it is
+// acceptable. What slapd checks itself (history, age) is not here.
+func (p PasswordProfile) Problems(password, username string) []PasswordProblem {
+	var problems []PasswordProblem
 	if n := len([]rune(password)); n < p.MinLength {
-		problems = append(problems, fmt.Sprintf("shorter than %d characters", p.MinLength))
+		problems = append(problems, PasswordProblem{Code: ProblemTooShort, MinLength: p.MinLength})
 	}
 	have := map[string]bool{}
 	for _, r := range password {
@@ -154,15 +202,26 @@ func (p PasswordProfile) Check(password, username string) error {
 				missing = append(missing, c)
 			}
 		}
-		problems = append(problems, fmt.Sprintf("has %d of the %d character classes required (missing %s)", len(have), p.MinClasses, strings.Join(missing, ", ")))
+		problems = append(problems, PasswordProblem{Code: ProblemClasses, Have: len(have), Need: p.MinClasses, Missing: missing, Specials: p.Specials})
 	}
 	if p.UsernamePart > 0 && containsPart(strings.ToLower(password), strings.ToLower(username), p.UsernamePart) {
-		problems = append(problems, fmt.Sprintf("contains %d or more consecutive characters of the account name", p.UsernamePart))
+		problems = append(problems, PasswordProblem{Code: ProblemAccountName, Part: p.UsernamePart})
 	}
-	if len(problems) > 0 {
-		return errors.New("password " + strings.Join(problems, "; "))
+	return problems
+}
+
+// Check reports every rule of p that password breaks for the account
+// username (see Problems). The error names the rules, never the password.
+func (p PasswordProfile) Check(password, username string) error {
+	problems := p.Problems(password, username)
+	if len(problems) == 0 {
+		return nil
 	}
-	return nil
+	texts := make([]string, len(problems))
+	for i, pr := range problems {
+		texts[i] = pr.String()
+	}
+	return errors.New("password " + strings.Join(texts, "; "))
 }
 
 // containsPart reports whether s contains any n-character run of name's

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode"
@@ -110,5 +111,55 @@ func TestPasswordConfig_Validate(t *testing.T) {
 		if !strings.Contains(text, w) {
 			t.Errorf("problems lack %q:\n%s", w, text)
 		}
+	}
+}
+
+func TestPasswordProfile_Problems(t *testing.T) {
+	nt7 := DefaultPasswordConfig().Profiles["nt7"]
+	btc5 := DefaultPasswordConfig().Profiles["btc5"]
+	tests := []struct {
+		name     string
+		p        PasswordProfile
+		pw, user string
+		want     []PasswordProblem
+	}{
+		{"nt7 valid", nt7, "Ab3#efgh", "quoctrang", nil},
+		{"nt7 short", nt7, "Ab3#efg", "quoctrang", []PasswordProblem{{Code: ProblemTooShort, MinLength: 8}}},
+		{"nt7 password1", nt7, "password1", "quoctrang", []PasswordProblem{
+			{Code: ProblemClasses, Have: 2, Need: 4, Missing: []string{ClassUpper, ClassSpecial}, Specials: "!@#%$*&"}}},
+		{"nt7 short and one class", nt7, "abc", "quoctrang", []PasswordProblem{
+			{Code: ProblemTooShort, MinLength: 8},
+			{Code: ProblemClasses, Have: 1, Need: 4, Missing: []string{ClassUpper, ClassDigit, ClassSpecial}, Specials: "!@#%$*&"}}},
+		{"nt7 caret is not special", nt7, "Ab3^efgh", "quoctrang", []PasswordProblem{
+			{Code: ProblemClasses, Have: 3, Need: 4, Missing: []string{ClassSpecial}, Specials: "!@#%$*&"}}},
+		{"btc5 valid", btc5, "abcdEFG1", "quoctrang", nil},
+		{"btc5 password1", btc5, "password1", "quoctrang", []PasswordProblem{
+			{Code: ProblemClasses, Have: 2, Need: 3, Missing: []string{ClassUpper, ClassSpecial}}}},
+		{"btc5 account name", btc5, "Trang#2026", "quoctrang", []PasswordProblem{{Code: ProblemAccountName, Part: 3}}},
+		{"btc5 everything", btc5, "quoc", "quoctrang", []PasswordProblem{
+			{Code: ProblemTooShort, MinLength: 8},
+			{Code: ProblemClasses, Have: 1, Need: 3, Missing: []string{ClassUpper, ClassDigit, ClassSpecial}},
+			{Code: ProblemAccountName, Part: 3}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.p.Problems(tt.pw, tt.user)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("Problems = %+v, want %+v", got, tt.want)
+			}
+			// Check says the same, rule by rule.
+			err := tt.p.Check(tt.pw, tt.user)
+			if (err == nil) != (len(tt.want) == 0) {
+				t.Fatalf("Check = %v with problems %v", err, got)
+			}
+			for _, pr := range got {
+				if !strings.Contains(err.Error(), pr.String()) {
+					t.Errorf("Check %q lacks %q", err, pr)
+				}
+				if strings.Contains(pr.String(), tt.pw) {
+					t.Errorf("problem %q quotes the password", pr)
+				}
+			}
+		})
 	}
 }

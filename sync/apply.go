@@ -51,6 +51,16 @@ type Directory interface {
 	// Adopt makes the hand-made entry at dn the account of employeeID in
 	// unit, where it is.
 	Adopt(ctx context.Context, dn, employeeID, unit string) error
+
+	// Pending returns the accounts waiting for their first password
+	// change (status pending), without their groups: a cheap read.
+	Pending(ctx context.Context) ([]rules.Account, error)
+	// Activate makes a pending account whose password was changed active,
+	// in the active group.
+	Activate(ctx context.Context, dn string) error
+	// AwaitChange makes an active account whose password must be changed
+	// pending, out of the active group.
+	AwaitChange(ctx context.Context, dn string) error
 }
 
 // Applier runs a plan's operations and records each in the audit log.
@@ -466,6 +476,10 @@ func (a *Applier) run(ctx context.Context, op *Op) (err error) {
 		err = a.Dir.Lock(ctx, op.DN, op.LockReason)
 	case OpLiftLock:
 		err = a.Dir.LiftLock(ctx, op.DN)
+	case OpActivate:
+		err = a.Dir.Activate(ctx, op.DN)
+	case OpAwaitChange:
+		err = a.Dir.AwaitChange(ctx, op.DN)
 	case OpRevoke:
 		err = a.Dir.Revoke(ctx, op.DN, op.At)
 	case OpAdopt:

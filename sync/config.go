@@ -42,6 +42,18 @@ type Config struct {
 	// (mode 0600). Default <state_dir>/control.sock; under systemd,
 	// /run/ldapsync/control.sock (RuntimeDirectory=).
 	ControlSocket string `yaml:"control_socket"`
+	// Activation is the first-login gate: how soon an account joins the
+	// active group once its user has changed the password ldapsync issued.
+	Activation ActivationConfig `yaml:"activation"`
+}
+
+// ActivationConfig is the "sync.activation" section.
+type ActivationConfig struct {
+	// Poll is how often the daemon looks for pending accounts whose user
+	// has changed the first (or restored) password, and activates them:
+	// one indexed search of the pending accounts. Default 5s; 0 leaves it
+	// to the sweeps.
+	Poll rules.Duration `yaml:"poll"`
 }
 
 // LeaseConfig is the "sync.lease" section: the lease in the directory
@@ -131,6 +143,7 @@ func DefaultConfig() Config {
 		Guard:            GuardConfig{MaxCount: 50, MaxPercent: 5, MinCount: 5, MinRosterRatio: 0.7},
 		JournalRetention: rules.Duration(90 * 24 * time.Hour),
 		Lease:            LeaseConfig{TTL: rules.Duration(30 * time.Second), Renew: rules.Duration(10 * time.Second)},
+		Activation:       ActivationConfig{Poll: rules.Duration(5 * time.Second)},
 	}
 }
 
@@ -180,6 +193,9 @@ func (c Config) Validate(path string) field.List {
 	}
 	if c.Lease.Renew <= 0 || c.Lease.Renew >= c.Lease.TTL {
 		errs.Add(field.Join(path, "lease.renew"), "must be positive and below lease.ttl (%s)", c.Lease.TTL)
+	}
+	if c.Activation.Poll < 0 {
+		errs.Add(field.Join(path, "activation.poll"), "must not be negative (0 leaves activation to the sweeps)")
 	}
 	if strings.Contains(c.Lease.Holder, ";") {
 		errs.Add(field.Join(path, "lease.holder"), "must not contain ';'")

@@ -417,12 +417,18 @@ func (e *Engine) setAsideRefused(pending []Entry, res []Resolution) error {
 // It returns an error only when its schedules cannot start.
 func (e *Engine) Run(ctx context.Context) error {
 	backoff := e.cfg.RetryMin.Std()
-	var retryAt, dueAt time.Time
+	var retryAt, dueAt, activateAt time.Time
 	e.runCtx.Store(&ctx)
 	e.treeStale.Store(true)
 	e.sweepAt.Store(e.now().UnixNano()) // catch up on what fell due while stopped
 	dirty := true                       // pending events left by an earlier run are processed at once
-	poll := time.NewTicker(e.cfg.Inbox.Poll.Std())
+	// The loop goes round at the inbox's poll, or the first-login gate's
+	// when that is shorter.
+	every := e.cfg.Inbox.Poll.Std()
+	if a := e.cfg.Activation.Poll.Std(); a > 0 && a < every {
+		every = a
+	}
+	poll := time.NewTicker(every)
 	defer poll.Stop()
 	stopLease := e.lease.start(ctx)
 	defer stopLease()
@@ -492,6 +498,17 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			if err != nil && ctx.Err() == nil && wctx.Err() == nil && !errors.Is(err, ErrStandby) {
 				e.log.Error().Err(err).Dur("retry_in", backoff).Msg("sweep failed; it is tried again")
+				retryAt = wall.Add(backoff)
+				backoff = min(2*backoff, e.cfg.RetryMax.Std())
+			}
+		}
+		// The first-login gate, on real time: a user who has just changed
+		// the letter's password is let into applications within seconds.
+		if a := e.cfg.Activation.Poll.Std(); a > 0 && !dirty && !e.treeStale.Load() && !wall.Before(activateAt) && !wall.Before(retryAt) {
+			activateAt = wall.Add(a)
+			_, err := e.Activations(wctx)
+			if err != nil && ctx.Err() == nil && wctx.Err() == nil && !errors.Is(err, ErrStandby) {
+				e.log.Error().Err(err).Dur("retry_in", backoff).Msg("first-login activation failed; it is tried again")
 				retryAt = wall.Add(backoff)
 				backoff = min(2*backoff, e.cfg.RetryMax.Std())
 			}

@@ -334,8 +334,10 @@ func TestEngine_SeveralEventsForOnePerson(t *testing.T) {
 		t.Fatalf("pending %d, report %+v; want all 3 events done in one Process", n, rep)
 	}
 	p := f.people[personDN("quoctrang")]
-	if len(f.people) != 1 || strings.Join(p.Groups, ",") != "baocao,mail" || !p.Active {
-		t.Errorf("people %d, groups %v active %v", len(f.people), p.Groups, p.Active)
+	// Pending, outside the active group, until the first password is
+	// changed.
+	if len(f.people) != 1 || strings.Join(p.Groups, ",") != "baocao,mail" || p.Active || p.Status != rules.StatusPending {
+		t.Errorf("people %d, groups %v active %v status %s", len(f.people), p.Groups, p.Active, p.Status)
 	}
 	if n := f.calls["SetPassword "+personDN("quoctrang")]; n != 1 {
 		t.Errorf("first password set %d times, want once", n)

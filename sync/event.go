@@ -112,6 +112,8 @@ func (t EventType) Article() string {
 		return "withdrawal of an earlier event"
 	case Adoption:
 		return "NT 2.1"
+	case Activate, AwaitChange:
+		return activationArticle
 	}
 	return ""
 }

@@ -47,14 +47,17 @@ type AccountState struct {
 	Mail       string `json:"mail,omitempty"`
 	Unit       string `json:"unit,omitempty"`
 	Title      string `json:"title,omitempty"`
-	// Status is active, locked, revoked, or "" for an entry ldapsync does
-	// not manage (made by hand, not adopted).
+	// Status is pending (its first or restored password not changed yet),
+	// active, locked, revoked, or "" for an entry ldapsync does not manage
+	// (made by hand, not adopted).
 	Status      string    `json:"status"`
 	ActiveGroup bool      `json:"active_group"`
 	Locked      bool      `json:"locked"`
 	LockReason  string    `json:"lock_reason,omitempty"`
 	LockedSince time.Time `json:"locked_since,omitzero"` // the last lock's audit record
 	MustChange  bool      `json:"must_change"`
+	// Issued is the event the password ldapsync last issued was for.
+	Issued string `json:"issued_for,omitempty"`
 	// LastLogin is zero when the account never bound; PasswordChanged
 	// when no password was ever set.
 	LastLogin       time.Time  `json:"last_login,omitzero"`
@@ -218,7 +221,7 @@ func stateOf(a *rules.Account, recs []AuditRecord) *AccountState {
 	s := &AccountState{
 		DN: a.DN, EmployeeID: a.EmployeeID, Name: a.CN, Mail: a.Mail, Unit: a.Unit, Title: a.Title,
 		Status: a.Status, ActiveGroup: a.Active, Locked: a.Locked, LockReason: a.LockReason, MustChange: a.MustChange,
-		LastLogin: a.LastLogin, PasswordChanged: a.PasswordChanged, Created: a.Created, Revoked: a.Revoked, RevokedAt: a.RevokedAt,
+		Issued: a.Issued, LastLogin: a.LastLogin, PasswordChanged: a.PasswordChanged, Created: a.Created, Revoked: a.Revoked, RevokedAt: a.RevokedAt,
 		Groups: append([]string{}, a.Groups...), Departure: l.Departure.Kind, DepartureDate: l.Departure.Effective, DepartureEvent: l.Departure.Event,
 		LockAt: l.LockAt, RevokeAt: l.RevokeAt, LeaveUntil: l.LeaveUntil, LastActive: l.LastActive,
 	}
@@ -300,6 +303,19 @@ func answer(uid string, s *AccountState, recs []AuditRecord, loc *time.Location)
 		}
 		if !s.RevokeAt.IsZero() {
 			fmt.Fprintf(&b, "; to be revoked on %s", stamp(s.RevokeAt, loc))
+		}
+	case s.Status == rules.StatusPending:
+		fmt.Fprintf(&b, "%s cannot log in to applications yet: pending until the password ldapsync issued", uid)
+		if s.Issued != "" {
+			fmt.Fprintf(&b, " (for %s", s.Issued)
+			if !s.PasswordChanged.IsZero() {
+				fmt.Fprintf(&b, ", set %s", stamp(s.PasswordChanged, loc))
+			}
+			b.WriteString(")")
+		}
+		b.WriteString(" is changed by its user, at the self-service page or in an application that asks for it; applications that check the active group refuse it until then")
+		if !s.MustChange {
+			b.WriteString("; it has been changed: the daemon activates the account within seconds")
 		}
 	case s.Status == "":
 		fmt.Fprintf(&b, "%s can log in as far as ldapsync knows: the entry is not managed by ldapsync (not adopted)", uid)

@@ -74,6 +74,18 @@ func TestEngine_Explain(t *testing.T) {
 		t.Errorf("active: %v %+v", err, x)
 	}
 
+	// Pending: the password ldapsync issued not changed yet.
+	dir.people[dn].Status, dir.people[dn].Active, dir.people[dn].Issued = rules.StatusPending, false, "operator/R1"
+	x, err = e.Explain(context.Background(), "quoctrang")
+	if err != nil || x.CanLogIn || !strings.HasPrefix(x.Answer, "quoctrang cannot log in to applications yet: pending until the password ldapsync issued (for operator/R1, set ") ||
+		strings.Contains(x.Answer, "has been changed") {
+		t.Errorf("pending: %v %+v", err, x)
+	}
+	dir.people[dn].MustChange = false
+	if x, err = e.Explain(context.Background(), "quoctrang"); err != nil || !strings.Contains(x.Answer, "it has been changed: the daemon activates the account within seconds") {
+		t.Errorf("pending, changed: %v %+v", err, x)
+	}
+
 	// Gone from the directory, known to the audit.
 	x, err = e.Explain(context.Background(), "vantuan")
 	if err != nil || x.State != nil || x.CanLogIn || !strings.Contains(x.Answer, "no entry in the directory") {

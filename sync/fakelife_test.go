@@ -90,6 +90,9 @@ func (f *fakeDir) LiftLock(_ context.Context, dn string) error {
 		return errors.New("fake: revoked")
 	}
 	p.Locked, p.LockReason, p.Status, p.Active = false, "", rules.StatusActive, true
+	if p.MustChange && p.Issued != "" {
+		p.Status, p.Active = rules.StatusPending, false
+	}
 	return nil
 }
 
@@ -104,7 +107,7 @@ func (f *fakeDir) Unlock(_ context.Context, dn string, pw secret.Secret, issuedF
 		return errors.New("fake: revoked")
 	}
 	f.passwords[dn] = pw.Reveal()
-	p.Locked, p.LockReason, p.Status, p.Active = false, "", rules.StatusActive, true
+	p.Locked, p.LockReason, p.Status, p.Active = false, "", rules.StatusPending, false
 	p.MustChange, p.Issued, p.PasswordChanged = true, issuedFor, t0
 	return nil
 }
@@ -126,8 +129,50 @@ func (f *fakeDir) Reinstate(_ context.Context, dn string, pw secret.Secret, issu
 	p.DN, p.Revoked, p.RevokedAt = dn, false, time.Time{}
 	f.people[dn] = p
 	f.passwords[dn] = pw.Reveal()
-	p.Locked, p.LockReason, p.Status, p.Active = false, "", rules.StatusActive, true
+	p.Locked, p.LockReason, p.Status, p.Active = false, "", rules.StatusPending, false
 	p.MustChange, p.Issued, p.PasswordChanged = true, issuedFor, t0
+	return nil
+}
+
+func (f *fakeDir) Pending(context.Context) ([]rules.Account, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []rules.Account
+	for _, p := range f.people {
+		if p.Status == rules.StatusPending && !p.Revoked {
+			c := *p
+			c.Groups, c.Active = nil, false
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeDir) Activate(_ context.Context, dn string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.person("Activate", dn)
+	if err != nil {
+		return err
+	}
+	if p.Locked || p.MustChange || p.Status != rules.StatusPending && p.Status != rules.StatusActive {
+		return errors.New("fake: not pending")
+	}
+	p.Status, p.Active = rules.StatusActive, true
+	return nil
+}
+
+func (f *fakeDir) AwaitChange(_ context.Context, dn string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.person("AwaitChange", dn)
+	if err != nil {
+		return err
+	}
+	if p.Locked || !p.MustChange && p.Status != rules.StatusPending {
+		return errors.New("fake: not awaiting a change")
+	}
+	p.Status, p.Active = rules.StatusPending, false
 	return nil
 }
 

@@ -110,7 +110,7 @@ func (f *fakeDir) AddPerson(_ context.Context, p rules.Account) error {
 		}
 		return nil
 	}
-	p.DN, p.Active, p.Groups, p.Status = dn, false, nil, rules.StatusActive
+	p.DN, p.Active, p.Groups, p.Status = dn, false, nil, rules.StatusPending
 	f.people[dn] = &p
 	return nil
 }

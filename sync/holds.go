@@ -170,6 +170,10 @@ func drastic(op *Op) (string, bool) {
 		return "move", true
 	case OpUpdate:
 		return "rename", op.Update != nil && op.Update.CN != nil
+	case OpAwaitChange:
+		// Out of the active group: on an upgrade, every account whose
+		// first password was never changed at once.
+		return "await_change", true
 	}
 	return "", false
 }

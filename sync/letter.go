@@ -76,11 +76,25 @@ tài khoản sau đã được cấp:
 
 Mật khẩu trên chỉ dùng cho lần đăng nhập đầu tiên: hệ thống yêu cầu đổi mật
 khẩu ngay khi đăng nhập. Mật khẩu mới {{classes .Profile}}.
+{{- with .PageURL}}
+
+Nếu ứng dụng không yêu cầu đổi mật khẩu, đổi mật khẩu tại: {{.}}
+(If your application does not ask you to change it, change it at: {{.}})
+Tài khoản chỉ dùng được với tất cả các ứng dụng sau khi đã đổi mật khẩu lần đầu.
+(The account is enabled for all applications only after this first change.)
+{{end}}
 Không cho người khác biết mật khẩu; bảo quản thư này theo chế độ "Mật" và
 hủy thư sau khi đã đổi mật khẩu.
 
 Cấp lúc {{.Issued.Format "15:04 ngày 02/01/2006"}} bởi ldapsync.
 `))
+
+// letterPage is what the letter template renders: the letter, and the
+// address of the password page (Letters.PageURL).
+type letterPage struct {
+	Letter
+	PageURL string
+}
 
 // describeProfile says in Vietnamese what a password must be.
 func describeProfile(p rules.PasswordProfile) string {
@@ -152,7 +166,7 @@ func (l *Letters) PathFor(u *rules.Unit, uid string, ev *Event) string {
 func (l *Letters) Write(lt Letter) (string, error) {
 	var buf bytes.Buffer
 	defer func() { b := buf.Bytes(); clear(b[:cap(b)]) }() // the password
-	if err := letterTmpl.Execute(&buf, lt); err != nil {
+	if err := letterTmpl.Execute(&buf, letterPage{Letter: lt, PageURL: l.PageURL}); err != nil {
 		return "", fmt.Errorf("letter: %w", err)
 	}
 	data := buf.Bytes()

@@ -428,3 +428,51 @@ func readAuditRecords(t *testing.T, path string) []AuditRecord {
 	}
 	return recs
 }
+
+// With the password page's address, a letter says where to change the
+// first password, in Vietnamese with the English beneath, and that the
+// account works everywhere only after that; ReadLetter reads it as before.
+func TestLetters_WritePageURL(t *testing.T) {
+	r := rulesWithRecipients(t, nil)
+	const pw = "Q$u0c#T&r'1n*g"
+	const url = "https://ldapsync.example.gov.vn/password"
+	for _, page := range []string{url, ""} {
+		t.Run(cmpOrNone(page), func(t *testing.T) {
+			l := &Letters{Dir: filepath.Join(t.TempDir(), "letters"), PageURL: page}
+			path, err := l.Write(letterFor(t, r, "sotttt", "tuanlv", "HR/2026:7", pw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(data)
+			lines := []string{
+				"Nếu ứng dụng không yêu cầu đổi mật khẩu, đổi mật khẩu tại: " + url + "\n" +
+					"(If your application does not ask you to change it, change it at: " + url + ")\n",
+				"Tài khoản chỉ dùng được với tất cả các ứng dụng sau khi đã đổi mật khẩu lần đầu.",
+				"(The account is enabled for all applications only after this first change.)",
+			}
+			for _, line := range lines {
+				if strings.Contains(text, line) != (page != "") {
+					t.Errorf("with page %q, the letter has %q: %v\n%s", page, line, !(page != ""), text)
+				}
+			}
+			if !strings.Contains(text, "\nKhông cho người khác biết mật khẩu") {
+				t.Errorf("the letter lost its closing lines:\n%s", text)
+			}
+			uid, got, err := ReadLetter(path)
+			if err != nil || uid != "tuanlv" || got.Reveal() != pw {
+				t.Errorf("ReadLetter: %s, password read %v, %v", uid, got.Reveal() == pw, err)
+			}
+		})
+	}
+}
+
+func cmpOrNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return "url"
+}

@@ -185,7 +185,8 @@ func (st *planState) issueTo(p *Plan, e *Entry, acct *rules.Account, kind OpKind
 		op.DN = rdn + "," + parent
 	}
 	p.Ops = append(p.Ops, op)
-	acct.Locked, acct.Status, acct.Active, acct.LockReason = false, rules.StatusActive, true, ""
+	// Pending until the user changes the new password (see Activate).
+	acct.Locked, acct.Status, acct.Active, acct.LockReason = false, rules.StatusPending, false, ""
 	acct.Revoked, acct.RevokedAt, acct.DN = false, time.Time{}, op.DN
 	acct.MustChange, acct.Issued, acct.PasswordChanged = true, e.Event.Key(), st.now
 }
@@ -340,7 +341,7 @@ func (st *planState) titleChange(p *Plan, e *Entry) {
 	if d := acct.Lifecycle.Departure; !d.IsZero() && acct.Locked && rules.LockCode(acct.LockReason) == d.Kind && st.now.Before(acct.Lifecycle.LockAt) {
 		// Locked under the staff rule, now a leader's: not due yet.
 		p.Ops = append(p.Ops, st.lifeOp(OpLiftLock, e, acct, "the leaders' rule applies: the lock is not due before "+st.stamp(acct.Lifecycle.LockAt)))
-		acct.Locked, acct.Status, acct.Active, acct.LockReason = false, rules.StatusActive, true, ""
+		unlockedStatus(acct)
 	}
 	st.dueOps(p, e, acct)
 	if len(p.Ops) == n {
@@ -409,9 +410,9 @@ func (st *planState) returnTo(p *Plan, e *Entry) {
 	if len(ev.Applications) > 0 {
 		apps = ev.Applications
 	}
-	st.setGroups(p, e, acct, true, apps)
+	st.setGroups(p, e, acct, acct.Active, apps)
 	if len(p.Ops) == n {
-		st.satisfied(p, e, acct, "%s is back: account active, departure cleared", acct.UID)
+		st.satisfied(p, e, acct, "%s is back: account %s, departure cleared", acct.UID, acct.Status)
 	}
 }
 
@@ -464,7 +465,7 @@ func (st *planState) withdraw(p *Plan, e *Entry) {
 	st.setLifecycle(p, e, acct, l, fmt.Sprintf("%s effective %s withdrawn (event %s)", d.Kind, d.Effective, key))
 	if acct.Locked && rules.LockCode(acct.LockReason) == d.Kind {
 		p.Ops = append(p.Ops, st.lifeOp(OpLiftLock, e, acct, fmt.Sprintf("the lock of the withdrawn %s is lifted; the person's own password works again", d.Kind)))
-		acct.Locked, acct.Status, acct.Active, acct.LockReason = false, rules.StatusActive, true, ""
+		unlockedStatus(acct)
 	}
 }
 

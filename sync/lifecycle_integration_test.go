@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
 	"github.com/rs/zerolog"
 
 	"github.com/ldapsync/ldapsync/directory"
@@ -119,6 +120,23 @@ func (env *slapdLife) sweepAt(at time.Time) {
 	}
 }
 
+// changeOwn changes the password at dn as its user does, with the user's
+// own Password Modify (ldappasswd -a OLD -s NEW), which clears pwdReset.
+func (env *slapdLife) changeOwn(dn string, old, next secret.Secret) {
+	env.t.Helper()
+	conn, err := ldap.DialURL(env.dcfg.URL)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Bind(dn, old.Reveal()); err != nil {
+		env.t.Fatalf("bind as %s: %v", dn, err)
+	}
+	if _, err := conn.PasswordModify(ldap.NewPasswordModifyRequest("", old.Reveal(), next.Reveal())); err != nil {
+		env.t.Fatalf("%s changes its password: %v", dn, err)
+	}
+}
+
 // canBind reports whether the person can log in with pw.
 func (env *slapdLife) canBind(uid string, pw secret.Secret) bool {
 	env.t.Helper()
@@ -192,7 +210,7 @@ func TestSlapd_DepartureLifecycle(t *testing.T) {
 	env.now = env.now.Add(48 * time.Hour)
 	env.submit(Event{ID: "BACK-1", Type: Return, EmployeeID: "NV-1", Applications: []string{"mail", "eoffice"}})
 	back := env.person("NV-1")
-	if back.UID != staff.UID || back.DN != staff.DN || back.Revoked || back.Locked || !back.Active || !back.Lifecycle.Departure.IsZero() {
+	if back.UID != staff.UID || back.DN != staff.DN || back.Revoked || back.Locked || back.Active || back.Status != rules.StatusPending || !back.Lifecycle.Departure.IsZero() {
 		t.Fatalf("returned: %+v", back)
 	}
 	_, pw, err := ReadLetter(env.letter(back.UID, "BACK-1"))
@@ -205,6 +223,45 @@ func TestSlapd_DepartureLifecycle(t *testing.T) {
 	}
 	if env.canBind(staff.UID, staffPW) {
 		t.Errorf("the old password works again")
+	}
+
+	// The first-login gate: pending until the user changes the letter's
+	// password (BTC 4, NT 6.3.c), then active; once, whatever the checks.
+	if n, err := env.eng.Activations(context.Background()); err != nil || n != 0 {
+		t.Fatalf("activations before the change: %d %v", n, err)
+	}
+	next := secret.New("Tuan-2027#moi")
+	env.changeOwn(back.DN, pw, next)
+	if a := env.person("NV-1"); a.MustChange || a.Active || a.Status != rules.StatusPending {
+		t.Fatalf("after the user's change, before a check: %s active %v must change %v", a.Status, a.Active, a.MustChange)
+	}
+	if n, err := env.eng.Activations(context.Background()); err != nil || n != 1 {
+		t.Fatalf("activations after the change: %d %v", n, err)
+	}
+	if a := env.person("NV-1"); !a.Active || a.Status != rules.StatusActive {
+		t.Fatalf("after activation: %s active %v", a.Status, a.Active)
+	}
+	if n, err := env.eng.Activations(context.Background()); err != nil || n != 0 {
+		t.Fatalf("activations once active: %d %v", n, err)
+	}
+	if !env.canBind(staff.UID, next) {
+		t.Errorf("cannot log in with the new password")
+	}
+	recs, err := ReadAudit(AuditPath(env.cfg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var activations int
+	for _, r := range recs {
+		if r.Action == string(OpActivate) && r.UID == staff.UID {
+			activations++
+			if r.Article != activationArticle {
+				t.Errorf("activation audited under %q", r.Article)
+			}
+		}
+	}
+	if activations != 1 {
+		t.Errorf("%d audit records of the activation, want 1", activations)
 	}
 }
 

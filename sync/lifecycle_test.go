@@ -242,8 +242,10 @@ func TestEngine_Withdraw(t *testing.T) {
 		t.Fatalf("not locked: %s", status(a))
 	}
 	env.submit(Event{ID: "W1", Type: Withdraw, EmployeeID: "NV1", Withdraws: "R1"})
+	// Back as it was before: pending, as its first password was never
+	// changed.
 	a := env.person("NV1")
-	if a.Locked || !a.Active || !a.Lifecycle.Departure.IsZero() || !a.Lifecycle.RevokeAt.IsZero() || env.dir.passwords[a.DN] != pw {
+	if a.Locked || a.Active || a.Status != rules.StatusPending || !a.Lifecycle.Departure.IsZero() || !a.Lifecycle.RevokeAt.IsZero() || env.dir.passwords[a.DN] != pw {
 		t.Fatalf("after withdraw: %s, lifecycle %+v, password changed %v", status(a), a.Lifecycle, env.dir.passwords[a.DN] != pw)
 	}
 	if st, reason, _ := env.eng.journal.Lookup(SourceInbox + "/W1"); st != Done {
@@ -290,8 +292,8 @@ func TestEngine_Return(t *testing.T) {
 			env.now = env.now.Add(24 * time.Hour)
 			env.submit(Event{ID: "B1", Type: Return, EmployeeID: "NV1", Unit: "sonv_vp", Applications: []string{"eoffice", "mail"}})
 			a := env.person("NV1")
-			if a.UID != first.UID || a.DN != first.DN || a.Revoked || a.Locked || !a.Active || !a.MustChange || a.Unit != "sonv_vp" {
-				t.Fatalf("returned: uid %s dn %s unit %s must change %v, %s; want %s back, active, must change", a.UID, a.DN, a.Unit, a.MustChange, status(a), first.UID)
+			if a.UID != first.UID || a.DN != first.DN || a.Revoked || a.Locked || a.Active || a.Status != rules.StatusPending || !a.MustChange || a.Unit != "sonv_vp" {
+				t.Fatalf("returned: uid %s dn %s unit %s must change %v, %s; want %s back, pending, must change", a.UID, a.DN, a.Unit, a.MustChange, status(a), first.UID)
 			}
 			if !a.Lifecycle.Departure.IsZero() || !a.Lifecycle.RevokeAt.IsZero() {
 				t.Errorf("departure still on the entry: %+v", a.Lifecycle)

@@ -50,18 +50,18 @@ var Jobs = []string{JobTree, JobSweep, JobReconcile, JobCompact}
 
 // Sources lists every source an event can come from.
 var Sources = []string{SourceInbox, SourceRoster, SourceSweep, SourceReorg, SourceOperator, SourceAdopt, SourceFeed,
-	"api", // the network API's submissions
+	SourceActivation, "api", // the network API's submissions
 }
 
 // AllEventTypes lists every event type, those of input files and those
 // ldapsync makes itself.
 var AllEventTypes = []EventType{Hire, Applications, Transfer, TitleChange, Rename, Retire, Resign, TransferOut, Return,
 	LeaveNotice, Withdraw, Lock, Restore, DeadlineLock, DeadlineRevoke, InactivityLock, FirstSeen, Activity,
-	RosterDeparture, Reorganise, Adoption}
+	RosterDeparture, Reorganise, Adoption, Activate, AwaitChange}
 
 // OpKinds lists every kind of directory operation a plan may hold.
 var OpKinds = []OpKind{OpCreate, OpIssueCredentials, OpPurge, OpGroups, OpMove, OpUpdate, OpLifecycle, OpLock,
-	OpLiftLock, OpRestore, OpReinstate, OpRevoke, OpAdopt}
+	OpLiftLock, OpRestore, OpReinstate, OpRevoke, OpAdopt, OpActivate, OpAwaitChange}
 
 // nopObserver is the Observer of an engine given none.
 type nopObserver struct{}

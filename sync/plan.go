@@ -176,6 +176,10 @@ func (pl *Planner) Plan(entries []Entry, snap *rules.Snapshot, now time.Time) *P
 			st.inactivityLock(p, e)
 		case t == FirstSeen:
 			st.firstSeen(p, e)
+		case t == Activate:
+			st.activate(p, e)
+		case t == AwaitChange:
+			st.awaitChange(p, e)
 		case t == Adoption:
 			st.adoption(p, e)
 		default:
@@ -343,7 +347,7 @@ func (st *planState) hire(p *Plan, e *Entry) {
 		case acct.PasswordChanged.IsZero():
 			p.Ops = append(p.Ops, st.lifeOp(OpIssueCredentials, e, acct, "account exists without a password: first password not yet issued"))
 			acct.PasswordChanged, acct.MustChange, acct.Issued = st.now, true, ev.Key()
-		case acct.Status == rules.StatusActive && !acct.MustChange && acct.LastLogin.IsZero():
+		case (acct.Status == rules.StatusActive || acct.Status == rules.StatusPending) && !acct.MustChange && acct.LastLogin.IsZero():
 			// ldapsync made the account and holds no record of a password
 			// issued: the earlier issue was cut short after the password
 			// and before the write that flags it (pwdReset and
@@ -356,7 +360,7 @@ func (st *planState) hire(p *Plan, e *Entry) {
 		// The memberships the hire asked for (a replay finds them missing
 		// if the run stopped before its group changes); a repeated hire
 		// adds applications, never removes one.
-		st.setGroups(p, e, acct, acct.Active || !acct.Locked, union(acct.Groups, ev.Applications))
+		st.setGroups(p, e, acct, acct.Active || !acct.Locked && acct.Status == rules.StatusActive && !acct.MustChange, union(acct.Groups, ev.Applications))
 		if len(p.Ops) == n {
 			p.Satisfied = append(p.Satisfied, Outcome{Seq: e.Seq, Event: ev, Status: Done, After: st.planned[fold(acct.UID)],
 				Reason: fmt.Sprintf("employee %s already has account %s (NT 2.1: one account per person)", ev.EmployeeID, acct.UID)})
@@ -394,10 +398,12 @@ func (st *planState) hire(p *Plan, e *Entry) {
 	// As the directory will hold it: a first password to change, so a
 	// second hire of the same person in this batch is satisfied.
 	person.Groups, person.PasswordChanged, person.MustChange, person.Issued = nil, st.now, true, ev.Key()
-	person.Status = rules.StatusActive
+	// Pending: it joins the active group once the first password is
+	// changed (see Activate).
+	person.Status = rules.StatusPending
 	st.byEmployee[fold(ev.EmployeeID)] = []*rules.Account{&person}
 	p.Ops = append(p.Ops, create, st.op(OpIssueCredentials, e, uid, ""))
-	st.setGroups(p, e, &person, true, ev.Applications)
+	st.setGroups(p, e, &person, false, ev.Applications)
 }
 
 // setGroups plans the OpGroups that puts acct in the active group or not,

@@ -69,6 +69,9 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 			res.Due = append(res.Due, x)
 			events = append(events, e.sweepEvent(a, x, now))
 		}
+		if ev, ok := activationEvent(a, now, r.Location); ok {
+			events = append(events, ev)
+		}
 		if a.Status != "" && firstSeenNeeded(a) {
 			events = append(events, Event{Source: SourceSweep, ID: "first_seen:" + a.UID, Type: FirstSeen, Effective: rules.DateOf(now.In(r.Location)),
 				EmployeeID: a.EmployeeID, UID: a.UID, Received: now})

@@ -28,7 +28,7 @@ func TestExplain(t *testing.T) {
 		t.Fatalf("explain: exit %d\n%s", code, errOut)
 	}
 	first := strings.SplitN(out, "\n", 2)[0]
-	if !strings.HasPrefix(first, "quoctrang can log in: active; must change the password at the next login; never logged in; password set ") {
+	if !strings.HasPrefix(first, "quoctrang cannot log in to applications yet: pending until the password ldapsync issued (for inbox/HR-2026-0101, set ") {
 		t.Errorf("answer after the hire: %s", first)
 	}
 	for _, want := range []string{"employee  ", "NT-001245", "unit ", "sotttt", "groups ", "create", "issue_credentials", "inbox/HR-2026-0101", "next deadline"} {
@@ -82,7 +82,7 @@ func TestExplain(t *testing.T) {
 		t.Fatalf("explain through the socket: exit %d\n%s", code, errOut)
 	}
 	first = strings.SplitN(out, "\n", 2)[0]
-	if !strings.HasPrefix(first, "quoctrang can log in: active; must change the password at the next login") {
+	if !strings.HasPrefix(first, "quoctrang cannot log in to applications yet: pending until the password ldapsync issued (for operator/") {
 		t.Errorf("answer after the restore: %s", first)
 	}
 	for _, want := range []string{" lock ", " restore ", "compromised", "ops1", "locked  ", "no\n"} {
@@ -111,7 +111,7 @@ func TestExplain(t *testing.T) {
 			t.Errorf("history lacks %s: %v", a, actions)
 		}
 	}
-	if x.State == nil || x.State.Locked || !x.State.MustChange || x.State.Unit != "sotttt" || x.State.EmployeeID != "NT-001245" || !x.CanLogIn {
+	if x.State == nil || x.State.Locked || !x.State.MustChange || x.State.Unit != "sotttt" || x.State.EmployeeID != "NT-001245" || x.State.Status != "pending" || x.CanLogIn {
 		t.Errorf("state: %+v", x.State)
 	}
 	if strings.Contains(strings.ToLower(out), "userpassword") {

@@ -122,7 +122,7 @@ func TestDaemon_OperatorCommandsThroughTheSocket(t *testing.T) {
 	if err := whoami(t, srv, dn, restored); err != nil {
 		t.Errorf("bind with the restore's letter: %v", err)
 	}
-	if block := personBlock(t, srv, "quoctrang"); attr(block, "pwdReset") != "TRUE" || attr(block, "ldapsyncStatus") != "active" {
+	if block := personBlock(t, srv, "quoctrang"); attr(block, "pwdReset") != "TRUE" || attr(block, "ldapsyncStatus") != "pending" {
 		t.Errorf("after restore:\n%s", block)
 	}
 	if out, _, code := ldapsync(t, nil, "requests", "--config", cfg); code != exitOK || !strings.Contains(out, "no open requests") {
@@ -138,7 +138,7 @@ func TestDaemon_OperatorCommandsThroughTheSocket(t *testing.T) {
 	}
 	dropFile(t, state, "return.csv", "event_id,type,effective,employee_id,applications\nB1,return,"+day+",NV2,mail;eoffice\n")
 	waitFor(t, "the return", func() bool { _, err := os.Stat(letter("vantuan", "B1")); return err == nil })
-	waitFor(t, "the account active", func() bool { return attr(personBlock(t, srv, "vantuan"), "ldapsyncStatus") == "active" })
+	waitFor(t, "the account back, pending its new password's change", func() bool { return attr(personBlock(t, srv, "vantuan"), "ldapsyncStatus") == "pending" })
 	if err := whoami(t, srv, "uid=vantuan,ou=people,"+srv.BaseDN, letter("vantuan", "B1")); err != nil {
 		t.Errorf("bind after the return: %v", err)
 	}

@@ -39,8 +39,11 @@ Operator commands (lock, restore, requests, sweep, forecast, pending,
 approve, reject, reconcile, adopt, explain, letters done) reach the daemon
 through sync.control_socket (default <sync.state_dir>/control.sock, mode
 0600). With api.listen set it also serves the HTTP API (tokens and roles,
-/healthz, /readyz, /metrics). With a second instance against the same
-directory, only the holder of the lease (sync.lease) works; the other
+/healthz, /readyz, /metrics) and, with api.password_page.enabled, the
+self-service password page at /password, where people change their own
+password under the password profile in force (api.password_page.url is
+printed in every credential letter). With a second instance against the
+same directory, only the holder of the lease (sync.lease) works; the other
 stands by and takes over when the lease is not renewed. Under systemd it
 says READY=1 once the directory is reached, pings the watchdog while its
 loop goes round, and says STOPPING=1 on the way out.
@@ -80,6 +83,7 @@ it is not valid, the running config stays and the problems are logged.`,
 				Config: l.Cfg.Sync, Rules: l.Rules, Directory: dir, Layout: layout(l.Cfg.Directory),
 				Now: now, Log: log.With().Str("component", "sync").Logger(), Parallel: l.Cfg.Directory.Connections,
 				AfterWrite: a.pauseAfterWrites(), Observer: m,
+				PasswordPageURL: passwordPageURL(l.Cfg.API),
 			})
 			if err != nil {
 				return a.fail(exitFailure, "%v", err)
@@ -91,8 +95,11 @@ it is not valid, the running config stays and the problems are logged.`,
 			}
 			defer ctl.Close()
 			if l.Cfg.API.Enabled() {
-				web, err := api.NewServer(l.Cfg.API, eng, log.With().Str("component", "http_api").Logger(),
-					api.WithReady(eng.Ready), api.WithMetrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+				opts := []api.Option{api.WithReady(eng.Ready), api.WithMetrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))}
+				if l.Cfg.API.PasswordPage.Enabled {
+					opts = append(opts, api.WithPasswordPage(passwordPage(l.Cfg.API.PasswordPage, dir, eng, log)))
+				}
+				web, err := api.NewServer(l.Cfg.API, eng, log.With().Str("component", "http_api").Logger(), opts...)
 				if err != nil {
 					return a.fail(exitFailure, "%v", err)
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -13,8 +14,10 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/ldapsync/ldapsync/api"
 	"github.com/ldapsync/ldapsync/directory"
 	"github.com/ldapsync/ldapsync/rules"
+	"github.com/ldapsync/ldapsync/selfservice"
 	"github.com/ldapsync/ldapsync/sync"
 )
 
@@ -129,6 +132,28 @@ func layout(cfg directory.Config) sync.Layout {
 	return sync.Layout{PersonDN: cfg.PersonDN, ActiveGroup: cfg.ActiveGroup}
 }
 
+// passwordPageURL is the page's address for the letters: api.password_page.url
+// when the page is served, "" otherwise.
+func passwordPageURL(c api.Config) string {
+	if !c.Enabled() || !c.PasswordPage.Enabled {
+		return ""
+	}
+	return c.PasswordPage.URL
+}
+
+// passwordPage builds the self-service password page on dir. It checks
+// new passwords against the profile of the rules in force, which a reload
+// (SIGHUP) replaces.
+func passwordPage(c api.PasswordPageConfig, dir *directory.Client, eng *sync.Engine, log zerolog.Logger) http.Handler {
+	return selfservice.New(selfservice.Config{
+		MaxFailures:    c.MaxFailures,
+		FailureWindow:  c.FailureWindow.Std(),
+		PerSourceRate:  float64(c.PerSourceRequestsPerMinute),
+		PerSourceBurst: c.PerSourceBurst,
+		TrustProxy:     c.TrustProxy,
+	}, dir, func() rules.PasswordProfile { return eng.Rules().Password }, log.With().Str("component", "password_page").Logger())
+}
+
 // EnvPauseAfterWrites names the fault-injection variable the crash tests
 // set: with LDAPSYNC_TEST_PAUSE_AFTER_WRITES=N, the process stops for good
 // right after the directory accepted its N-th operation and before that
@@ -154,6 +179,7 @@ func (a *app) pauseAfterWrites() func(*sync.Op) {
 // The directory client is what the engine needs: checked when building,
 // since the engine finds the tree check by a type assertion.
 var (
-	_ sync.Directory   = (*directory.Client)(nil)
-	_ sync.TreeEnsurer = (*directory.Client)(nil)
+	_ sync.Directory      = (*directory.Client)(nil)
+	_ sync.TreeEnsurer    = (*directory.Client)(nil)
+	_ selfservice.Changer = (*directory.Client)(nil)
 )
