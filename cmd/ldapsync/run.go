@@ -35,6 +35,10 @@ wait in the journal until 00:00 of their effective date (rules.timezone).
 When the directory is unreachable, events wait in the journal and are
 retried with back-off. Lifecycle deadlines are swept on sync.schedule.sweep,
 when the next one falls, and after each batch that changed accounts.
+Every sync.activation.poll it looks for pending accounts (new or restored,
+outside the active group) whose user has changed the password of the
+letter, and activates them: they join the active group applications
+filter on.
 Operator commands (lock, restore, requests, sweep, forecast, pending,
 approve, reject, reconcile, adopt, explain, letters done) reach the daemon
 through sync.control_socket (default <sync.state_dir>/control.sock, mode
