@@ -16,10 +16,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -93,7 +96,23 @@ func dev(ctx context.Context, o options) error {
 
 	cfgPath := filepath.Join(dir, "config.yaml")
 	inbox, letters, state := filepath.Join(dir, "inbox"), filepath.Join(dir, "letters"), filepath.Join(dir, "state")
+	// The HTTP API on loopback, with an operator's token in a file, and
+	// the self-service password page the letters link to.
+	listen, err := freeLoopback()
+	if err != nil {
+		return err
+	}
+	tokenFile := filepath.Join(dir, "operator.token")
+	if err := writeToken(tokenFile); err != nil {
+		return err
+	}
+	page := "http://" + listen + "/password"
 	if err := writeDevConfig(o.Example, cfgPath, map[string]any{
+		"api.listen":                      listen,
+		"api.tokens":                      []map[string]string{{"name": "dev-operator", "file": tokenFile, "role": "operator"}},
+		"api.password_page.enabled":       true,
+		"api.password_page.url":           page,
+		"sync.activation.poll":            "1s",
 		"log.format":                      "console",
 		"directory.url":                   srv.URL,
 		"directory.base_dn":               srv.BaseDN,
@@ -116,11 +135,24 @@ func dev(ctx context.Context, o options) error {
 	if o.NoDaemon {
 		return rehearse(ctx, o, srv, dir, cfgPath)
 	}
+	// An application's account, as README's "Setting up OpenLDAP" tells an
+	// administrator to make one, for wiring an application to this
+	// directory; its password is in a file of this run's directory.
+	appFile := filepath.Join(dir, demoApp+".password")
+	appDN, err := srv.AddApplication(ctx, demoApp, appFile)
+	if err != nil {
+		return fmt.Errorf("add the %s account: %w", demoApp, err)
+	}
 	if err := copyFile(o.Personnel, filepath.Join(inbox, filepath.Base(o.Personnel))); err != nil {
 		return err
 	}
 	restart := shellQuote(rel(o.Bin)) + " run --config " + shellQuote(rel(cfgPath))
-	banner(o.Stdout, srv, dir, cfgPath, letters)
+	banner(o.Stdout, srv, application{DN: appDN, PasswordFile: appFile}, dir, cfgPath, letters)
+	fmt.Fprintf(o.Stdout, `  # or change it in a browser, as the letter says: the self-service page
+  #   %s
+  # HTTP API: http://%s (operator token in %s)
+
+`, page, listen, rel(tokenFile))
 
 	cmd := exec.Command(o.Bin, "run", "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
@@ -290,7 +322,9 @@ no export needed ("COMMAND --help" for its flags):
   %s %s --reason compromised --request SOC-1 --note 'password typed into a phishing page'
   %s
   #    the restore that lifts it (NT 6.3): the new password goes into a
-  #    sealed letter under %s/ (restore prints which), never to the screen
+  #    sealed letter under %s/ (restore prints which), never to the screen;
+  #    the account is pending, outside cn=active, until that password is
+  #    changed (a running daemon then makes it active within seconds)
   %s %s --request REQ-1
   %s
 
@@ -379,9 +413,30 @@ func lockHolder(file string) (int, error) {
 func devMajor(dev uint64) uint32 { return uint32((dev>>8)&0xfff) | uint32((dev>>32)&^0xfff) }
 func devMinor(dev uint64) uint32 { return uint32(dev&0xff) | uint32((dev>>12)&^0xff) }
 
-func banner(w io.Writer, srv *slapdtest.Server, dir, cfgPath, letters string) {
-	people := "ou=people," + srv.BaseDN
-	user := "uid=quoctrang," + people
+// demoApp is the cn of the application account make dev creates under
+// ou=services.
+const demoApp = "demo-app"
+
+// application is an application's account: its DN and the file holding
+// its password.
+type application struct {
+	DN, PasswordFile string
+}
+
+func banner(w io.Writer, srv *slapdtest.Server, app application, dir, cfgPath, letters string) {
+	cfg := srv.Config() // config.example.yaml's containers and groups are the defaults
+	people := cfg.People + "," + srv.BaseDN
+	user := cfg.PersonDN("quoctrang")
+	// What an application asks, as a mail server does: its login (passdb)
+	// filter admits the active group only; its mail (userdb) lookup does
+	// not ask for it, so mail reaches every account.
+	active := cfg.GroupDN(cfg.ActiveGroup)
+	appSearch := func(filter string) string {
+		return fmt.Sprintf("ldapsearch -x -LLL -H %s -D %s -y %s \\\n    -b %s %s uid mail ldapsyncStatus",
+			srv.URL, shellQuote(app.DN), shellQuote(rel(app.PasswordFile)), shellQuote(people), shellQuote(filter))
+	}
+	login := appSearch("(&(uid=quoctrang)(memberOf=" + active + "))")
+	lookup := appSearch("(uid=quoctrang)")
 	// The first password, read from the sealed letter where the daemon
 	// writes it ("  Mật khẩu lần đầu: …", sync/letter.go).
 	first := `"$(sed -n 's/^ *Mật khẩu lần đầu: *//p' ` + shellQuote(rel(letters)) + `/sotttt/quoctrang_*.txt)"`
@@ -392,6 +447,7 @@ ldapsync development environment
 LDAP URL        %s
 admin DN        %s   (password in %s)
 service DN      %s   (ldapsync binds as this)
+application DN  %s   (password in %s)
 config          %s
 inbox           %s   (drop more .csv / .jsonl files here)
 letters         %s   (sealed first passwords, one directory per unit)
@@ -400,10 +456,21 @@ slapd log       %s
 Once the daemon below logs "batch processed", in another terminal:
 
   # the accounts, as the admin sees them
-  ldapsearch -x -LLL -H %s -D %s -y %s -b %s uid cn mail departmentNumber pwdReset
+  ldapsearch -x -LLL -H %s -D %s -y %s -b %s uid cn mail departmentNumber ldapsyncStatus pwdReset
 
-  # bind as Nguyễn Quốc Trạng with the first password from his sealed letter
-  # (→ his DN and "Password must be changed")
+  # Nguyễn Quốc Trạng logs in to an application that, like a mail server
+  # (Dovecot's auth_bind), binds as him without the ppolicy control: slapd
+  # says only "Success" (his DN), though his first password must be changed
+  ldapwhoami -x -H %s -D %s \
+    -w %s
+  # so the application also asks, as its own account, for the user in the
+  # active group: nothing yet, he is pending until he changes his password
+  %s
+  # its mail lookup (a mail server's userdb) asks for no group: mail
+  # reaches him all along
+  %s
+
+  # bind as him with the ppolicy control (→ his DN and "Password must be changed")
   ldapwhoami -x -H %s -e ppolicy -D %s \
     -w %s
   # change it: the first password with -a, a new one with -s
@@ -412,13 +479,19 @@ Once the daemon below logs "batch processed", in another terminal:
     -a %s -s %s
   # bind with the new password: no "Password must be changed" any more
   ldapwhoami -x -H %s -e ppolicy -D %s -w %s
+  # within seconds the daemon sees the change and makes him active (and
+  # audits it): the application's login filter finds him now
+  %s
 
-`, srv.URL, srv.RootDN, rel(srv.RootPasswordFile), srv.ServiceDN, rel(cfgPath), rel(filepath.Join(dir, "inbox")),
+`, srv.URL, srv.RootDN, rel(srv.RootPasswordFile), srv.ServiceDN, app.DN, rel(app.PasswordFile), rel(cfgPath), rel(filepath.Join(dir, "inbox")),
 		rel(letters), rel(filepath.Join(dir, "slapd.log")),
 		srv.URL, q(srv.RootDN), q(rel(srv.RootPasswordFile)), q(people),
 		srv.URL, q(user), first,
+		login, lookup,
+		srv.URL, q(user), first,
 		srv.URL, q(user), first, first, q(newPassword),
-		srv.URL, q(user), q(newPassword))
+		srv.URL, q(user), q(newPassword),
+		login)
 }
 
 // rel returns p relative to the working directory when it lies below it,
@@ -445,6 +518,25 @@ func shellQuote(s string) string {
 func mustGetwd() string {
 	wd, _ := os.Getwd()
 	return wd
+}
+
+// freeLoopback returns a free TCP address on 127.0.0.1.
+func freeLoopback() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// writeToken writes a random API token to path, mode 0600.
+func writeToken(path string) error {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(hex.EncodeToString(b)+"\n"), 0o600)
 }
 
 // writeDevConfig copies the example config with the given keys replaced,

@@ -189,7 +189,14 @@ func TestBanner_linesRun(t *testing.T) {
 	}
 	// A generated password with the characters a shell cares most about.
 	first := "Q$u0c#T&r'1n*g"
-	if err := c.CreatePerson(ctx, rules.Account{UID: "quoctrang", EmployeeID: "NT-001245", CN: "Nguyễn Quốc Trạng", SN: "Nguyễn", Unit: "sotttt"}); err != nil {
+	if err := c.CreatePerson(ctx, rules.Account{UID: "quoctrang", EmployeeID: "NT-001245", CN: "Nguyễn Quốc Trạng", SN: "Nguyễn", Unit: "sotttt",
+		Mail: "quoctrang@ninhthuan.gov.vn", Groups: []string{"mail"}}); err != nil {
+		t.Fatal(err)
+	}
+	// A new account is pending, outside the active group, until its first
+	// password is changed.
+	dn := cfg.PersonDN("quoctrang")
+	if err := c.ChangeGroups(ctx, []rules.GroupChange{{Group: cfg.ActiveGroup, Remove: []string{dn}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.SetPassword(ctx, cfg.PersonDN("quoctrang"), secret.New(first), ""); err != nil {
@@ -209,10 +216,16 @@ func TestBanner_linesRun(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	appFile := filepath.Join(dir, demoApp+".password")
+	appDN, err := srv.AddApplication(ctx, demoApp, appFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	var b strings.Builder
-	banner(&b, srv, dir, filepath.Join(dir, "config.yaml"), letters)
+	banner(&b, srv, application{DN: appDN, PasswordFile: appFile}, dir, filepath.Join(dir, "config.yaml"), letters)
 	text := b.String()
-	for _, placeholder := range []string{"PORT", "…", "FIRST"} {
+	for _, placeholder := range []string{"PORT", "…", "FIRST", "USER"} {
 		if strings.Contains(text, placeholder) {
 			t.Errorf("the banner holds the placeholder %q:\n%s", placeholder, text)
 		}
@@ -231,15 +244,24 @@ func TestBanner_linesRun(t *testing.T) {
 		}
 		cmds = append(cmds, cmd)
 	}
-	dn := "dn:" + cfg.PersonDN("quoctrang")
+	whoami, entry := "dn:"+dn, "dn: "+dn
+	loginFilter := shellQuote("(&(uid=quoctrang)(memberOf=" + cfg.GroupDN(cfg.ActiveGroup) + "))")
 	want := []struct {
 		tool      string
 		has, lack []string
 	}{
 		{"ldapsearch", []string{"uid: quoctrang", "pwdReset: TRUE"}, nil},
-		{"ldapwhoami", []string{dn, "Password must be changed"}, nil},
+		// A client without the ppolicy control is not told.
+		{"ldapwhoami", []string{whoami}, []string{"must be changed"}},
+		// The application's login filter, as its own account: not yet.
+		{"ldapsearch", nil, []string{entry}},
+		// Its mail lookup finds him.
+		{"ldapsearch", []string{entry, "mail: quoctrang@"}, nil},
+		{"ldapwhoami", []string{whoami, "Password must be changed"}, nil},
 		{"ldappasswd", nil, nil},
-		{"ldapwhoami", []string{dn}, []string{"must be changed"}},
+		{"ldapwhoami", []string{whoami}, []string{"must be changed"}},
+		// The login filter again, once the daemon has made him active.
+		{"ldapsearch", []string{entry, "mail: quoctrang@"}, nil},
 	}
 	if len(cmds) != len(want) {
 		t.Fatalf("%d commands in the banner, want %d:\n%s", len(cmds), len(want), text)
@@ -247,6 +269,26 @@ func TestBanner_linesRun(t *testing.T) {
 	for i, w := range want {
 		if !strings.HasPrefix(cmds[i], "  "+w.tool+" ") {
 			t.Fatalf("command %d is not %s:\n%s", i, w.tool, cmds[i])
+		}
+		switch i {
+		case 1:
+			if strings.Contains(cmds[i], "ppolicy") {
+				t.Errorf("the application's bind sends the ppolicy control:\n%s", cmds[i])
+			}
+		case 2, 3, 7:
+			// As the application, with its password file.
+			if !strings.Contains(cmds[i], "-D "+shellQuote(appDN)) || !strings.Contains(cmds[i], "-y "+shellQuote(rel(appFile))) {
+				t.Errorf("command %d does not bind as the application with its password file:\n%s", i, cmds[i])
+			}
+			if login := i != 3; login != strings.Contains(cmds[i], loginFilter) {
+				t.Errorf("command %d asks for the active group: %v, want %v:\n%s", i, !login, login, cmds[i])
+			}
+		}
+		if i == 7 {
+			// What the daemon does once it sees the change.
+			if err := c.ChangeGroups(ctx, []rules.GroupChange{{Group: cfg.ActiveGroup, Add: []string{dn}}}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		got, err := exec.Command("sh", "-c", cmds[i]).CombinedOutput()
 		if err != nil {
@@ -264,8 +306,8 @@ func TestBanner_linesRun(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(cmds[2], `-a "$(sed`) || !strings.Contains(cmds[2], "-s "+shellQuote(newPassword)) {
-		t.Errorf("ldappasswd does not change the letter's password with -a and -s:\n%s", cmds[2])
+	if !strings.Contains(cmds[5], `-a "$(sed`) || !strings.Contains(cmds[5], "-s "+shellQuote(newPassword)) {
+		t.Errorf("ldappasswd does not change the letter's password with -a and -s:\n%s", cmds[5])
 	}
 }
 
@@ -395,7 +437,8 @@ func TestDev_noDaemon(t *testing.T) {
 		{"lock", ls + "lock --config " + cfg + " " + lockUID + " --reason compromised --request SOC-1 --note ", nil, nil},
 		{"locked", "ldapsearch ", []string{"ldapsyncStatus: locked", "ldapsyncLockReason: compromised", "pwdAccountLockedTime:"}, nil},
 		{"restore", ls + "restore --config " + cfg + " " + lockUID + " --request REQ-1", []string{filepath.Join(dir, "letters", lockUnit) + "/"}, nil},
-		{"restored", "ldapsearch ", []string{"ldapsyncStatus: active"}, []string{"pwdAccountLockedTime", "ldapsyncLockReason"}},
+		// Unlocked, and pending until the restore's password is changed.
+		{"restored", "ldapsearch ", []string{"ldapsyncStatus: pending"}, []string{"pwdAccountLockedTime", "ldapsyncLockReason"}},
 		{"requests", ls + "requests --config " + cfg, nil, nil},
 	}
 	var cmds []string

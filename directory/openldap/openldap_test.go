@@ -2,6 +2,8 @@ package openldap_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -155,6 +157,26 @@ func TestRender_accessRules(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// An account an administrator made before ldapsync, adopted where it
+	// is: its own attributes keep the database's rules for anonymous
+	// clients (Debian's: everyone reads), ldapsync's do not.
+	erin := "uid=erin,ou=staff," + cfg.BaseDN
+	rootAdd(t, srv, "dn: ou=staff,"+cfg.BaseDN+"\nobjectClass: organizationalUnit\nou: staff\n\n"+
+		"dn: "+erin+"\nobjectClass: inetOrgPerson\nuid: erin\ncn: Erin\nsn: Erin\nmail: erin@ninhthuan.gov.vn\nuserPassword: Er1n#Passw0rd\n")
+	if err := c.Adopt(ctx, erin, "NV-erin", "sonv"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetLifecycle(ctx, erin, rules.Lifecycle{LeaveUntil: rules.Date{Year: 2027, Month: 3, Day: 31},
+		Departure: rules.Departure{Kind: rules.DepartRetire, Effective: rules.Date{Year: 2027, Month: 6, Day: 30}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetPassword(ctx, erin, secret.New("Er1n#Issued-2026"), "hr/E1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Lock(ctx, erin, "compromised: password on a phishing page"); err != nil {
+		t.Fatal(err)
+	}
+
 	// The first login's password change clears pwdReset, which otherwise
 	// restricts alice's connection to changing her password.
 	if out, err := exec.Command("ldappasswd", "-x", "-H", srv.URL, "-D", alice, "-w", users["alice"], "-s", "Al1ce#Chosen99").CombinedOutput(); err != nil {
@@ -185,9 +207,14 @@ func TestRender_accessRules(t *testing.T) {
 		}
 		return res.Entries[0].GetAttributeValues(attr), nil
 	}
+	// A value of "-" deletes the attribute.
 	modify := func(conn *ldap.Conn, dn, attr, value string) error {
 		m := ldap.NewModifyRequest(dn, nil)
-		m.Replace(attr, []string{value})
+		if value == "-" {
+			m.Delete(attr, nil)
+		} else {
+			m.Replace(attr, []string{value})
+		}
 		return conn.Modify(m)
 	}
 
@@ -218,7 +245,44 @@ func TestRender_accessRules(t *testing.T) {
 		{"anonymous reads a person", "", "", bob, "cn", "", false},
 		{"anonymous reads a group", "", "", cfg.GroupDN("mail"), "member", "", false},
 		{"anonymous reads a userPassword", "", "", bob, "userPassword", "", false},
-		{"anonymous reads the suffix", "", "", cfg.BaseDN, "objectClass", "", false},
+		// The suffix entry is not ldapsync's: the database's rules decide,
+		// and Debian's let everyone read it (base DN discovery).
+		{"anonymous reads the suffix", "", "", cfg.BaseDN, "objectClass", "", true},
+		{"anonymous reads people's container", "", "", "ou=people," + cfg.BaseDN, "objectClass", "", false},
+		{"anonymous reads a pwdHistory", "", "", alice, "pwdHistory", "", false},
+		{"anonymous reads a lock reason", "", "", bob, "ldapsyncLockReason", "", false},
+		{"anonymous reads a status", "", "", bob, "ldapsyncStatus", "", false},
+		{"anonymous reads a policy", "", "", cfg.DefaultPolicyDN(), "pwdMinLength", "", false},
+		{"anonymous reads a revoked account", "", "", carol, "uid", "", false},
+		{"anonymous reads the service account's userPassword", "", "", cfg.BindDN, "userPassword", "", false},
+		{"user reads the service account's userPassword", alice, users["alice"], cfg.BindDN, "userPassword", "", false},
+		{"user reads another's pwdHistory", alice, users["alice"], bob, "pwdHistory", "", false},
+		{"user deletes own pwdAccountLockedTime", alice, users["alice"], alice, "pwdAccountLockedTime", "-", false},
+		{"user writes own ldapsyncLockReason", alice, users["alice"], alice, "ldapsyncLockReason", "other", false},
+		{"user writes another's departmentNumber", alice, users["alice"], bob, "departmentNumber", "sotttt", false},
+		// An adopted account: anonymous clients read what the database's
+		// rules give them of the entry, never what ldapsync keeps there.
+		{"anonymous reads an adopted account's mail", "", "", erin, "mail", "", true},
+		{"anonymous reads an adopted account's userPassword", "", "", erin, "userPassword", "", false},
+		{"anonymous reads an adopted account's status", "", "", erin, "ldapsyncStatus", "", false},
+		{"anonymous reads an adopted account's lock", "", "", erin, "pwdAccountLockedTime", "", false},
+		{"anonymous reads an adopted account's lock reason", "", "", erin, "ldapsyncLockReason", "", false},
+		{"anonymous reads an adopted account's leave", "", "", erin, "ldapsyncLeaveUntil", "", false},
+		{"anonymous reads an adopted account's departure", "", "", erin, "ldapsyncDepartureKind", "", false},
+		{"anonymous reads an adopted account's departure date", "", "", erin, "ldapsyncDepartureDate", "", false},
+		{"anonymous reads an adopted account's issued-for", "", "", erin, "ldapsyncIssuedFor", "", false},
+		{"user reads an adopted account's departure", alice, users["alice"], erin, "ldapsyncDepartureKind", "", true},
+		{"user reads an adopted account's lock reason", alice, users["alice"], erin, "ldapsyncLockReason", "", false},
+		{"user writes an adopted account's status", alice, users["alice"], erin, "ldapsyncStatus", "active", false},
+		{"root reads an adopted account's departure", srv.RootDN, srv.RootPassword, erin, "ldapsyncDepartureKind", "", true},
+		// Outside its containers the service account sees uids, nothing
+		// more, whatever the database's rules give everyone.
+		{"service reads a uid outside its containers", cfg.BindDN, mustLoad(t, srv), erin, "uid", "", true},
+		{"service reads an entry outside its containers", cfg.BindDN, mustLoad(t, srv), "ou=staff," + cfg.BaseDN, "ou", "", false},
+		{"anonymous reads an entry outside ldapsync's containers", "", "", "ou=staff," + cfg.BaseDN, "ou", "", true},
+		{"root reads an adopted account's issued-for", srv.RootDN, srv.RootPassword, erin, "ldapsyncIssuedFor", "", true},
+		{"root reads an adopted account's lock reason", srv.RootDN, srv.RootPassword, erin, "ldapsyncLockReason", "", true},
+		{"root reads an adopted account's leave", srv.RootDN, srv.RootPassword, erin, "ldapsyncLeaveUntil", "", true},
 		{"anonymous writes a person", "", "", bob, "title", "x", false},
 		{"service writes pwdReset", cfg.BindDN, mustLoad(t, srv), bob, "pwdReset", "TRUE", true},
 		{"service reads userPassword", cfg.BindDN, mustLoad(t, srv), bob, "userPassword", "", false},
@@ -351,10 +415,12 @@ func TestRender_accessRulesLeaveOthersAlone(t *testing.T) {
 			t.Fatalf("ldapmodify: %v\n%s", err, out)
 		}
 	}
-	// The database's own rules, after ldapsync's, as on a server in use.
+	// The database's own rules, after ldapsync's and before Debian's
+	// (which end with "to * by * read"), as on a server in use.
+	n := ruleCount(t)
 	ldapmodify(t, []string{"-Q", "-Y", "EXTERNAL", "-H", srv.LDAPI}, "dn: olcDatabase={1}mdb,cn=config\nchangetype: modify\nadd: olcAccess\n"+
-		"olcAccess: to dn.subtree=\"ou=staff,"+base+"\" attrs=userPassword by dn.exact=\""+helpdesk+"\" write by anonymous auth by * none\n"+
-		"olcAccess: to dn.subtree=\"ou=services,"+base+"\" attrs=userPassword by anonymous auth by * none\n")
+		fmt.Sprintf("olcAccess: {%d}to dn.subtree=\"ou=staff,%s\" attrs=userPassword by dn.exact=\"%s\" write by anonymous auth by * none\n", n, base, helpdesk)+
+		fmt.Sprintf("olcAccess: {%d}to dn.subtree=\"ou=services,%s\" attrs=userPassword by anonymous auth by * none\n", n+1, base))
 	ldapmodify(t, []string{"-x", "-H", srv.URL, "-D", srv.RootDN, "-y", srv.RootPasswordFile}, ""+
 		"dn: "+helpdesk+"\nchangetype: add\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\nuserPassword: Help#Desk2026\n\n"+
 		"dn: ou=staff,"+base+"\nchangetype: add\nobjectClass: organizationalUnit\n\n"+
@@ -365,6 +431,156 @@ func TestRender_accessRulesLeaveOthersAlone(t *testing.T) {
 	}
 	if out, err := exec.Command("ldapwhoami", "-x", "-H", srv.URL, "-D", clerk, "-w", "N3w#Passw0rd!").CombinedOutput(); err != nil {
 		t.Fatalf("the clerk binds with the new password: %v\n%s", err, out)
+	}
+}
+
+// TestRender_applicationAccount checks what README's "Setting up OpenLDAP"
+// tells an administrator wiring an application: its own account under
+// ou=services (as the service account is made, with the service policy)
+// binds with its password, as Debian's rules after ldapsync's allow, and
+// searches people as a mail server does: the login filter with the active
+// group, the mail lookup without it. Anonymous clients read no person.
+func TestRender_applicationAccount(t *testing.T) {
+	t.Parallel()
+	srv, c := start(t)
+	cfg := srv.Config()
+	ctx := context.Background()
+	app := "cn=demo-app,ou=services," + cfg.BaseDN
+	const appPassword = "App#Passw0rd-2026"
+	rootAdd(t, srv, "dn: "+app+"\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: demo-app\n"+
+		"description: an application\nuserPassword: "+appPassword+"\npwdPolicySubentry: "+cfg.ServicePolicyDN()+"\n")
+	// gina is active; hank is new, pending his first password change,
+	// outside the active group.
+	for _, uid := range []string{"gina", "hank"} {
+		p := rules.Account{UID: uid, EmployeeID: "NV-" + uid, CN: uid, SN: uid, Mail: uid + "@ninhthuan.gov.vn", Groups: []string{"mail"}}
+		if err := c.CreatePerson(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetPassword(ctx, cfg.PersonDN(uid), secret.New("Secret#"+uid+"-2026"), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.ChangeGroups(ctx, []rules.GroupChange{{Group: cfg.ActiveGroup, Add: []string{cfg.PersonDN("gina")}, Remove: []string{cfg.PersonDN("hank")}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := exec.Command("ldapwhoami", "-x", "-H", srv.URL, "-D", app, "-w", appPassword).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "dn:"+app) {
+		t.Fatalf("ldapwhoami as the application: %v\n%s", err, out)
+	}
+	out, err = exec.Command("ldapwhoami", "-x", "-H", srv.URL, "-D", app, "-w", "Wrong#Passw0rd").CombinedOutput()
+	if code := exitCode(err); code != 49 {
+		t.Fatalf("ldapwhoami as the application with a wrong password: exit %d, want 49 (invalid credentials)\n%s", code, out)
+	}
+
+	active := "(memberOf=" + ldap.EscapeFilter(cfg.GroupDN(cfg.ActiveGroup)) + ")"
+	people := "ou=people," + cfg.BaseDN
+	search := func(as, pw, base, filter string) ([]string, string) {
+		t.Helper()
+		args := []string{"-x", "-LLL", "-H", srv.URL, "-b", base, filter, "uid", "mail", "userPassword"}
+		if as != "" {
+			args = append(args, "-D", as, "-w", pw)
+		}
+		out, err := exec.Command("ldapsearch", args...).CombinedOutput()
+		// An anonymous search under a base it may not see is "No such
+		// object" (32), as if it did not exist.
+		if err != nil && !(as == "" && exitCode(err) == 32) {
+			t.Fatalf("ldapsearch -b %s %s: %v\n%s", base, filter, err, out)
+		}
+		var dns []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if dn, ok := strings.CutPrefix(l, "dn: "); ok {
+				dns = append(dns, dn)
+			}
+		}
+		return dns, string(out)
+	}
+	tests := []struct {
+		name       string
+		as, pw     string
+		base       string
+		filter     string
+		want       []string
+		wantOutput []string
+	}{
+		{"application logs an active user in", app, appPassword, people, "(&(uid=gina)" + active + ")", []string{cfg.PersonDN("gina")}, []string{"mail: gina@ninhthuan.gov.vn"}},
+		{"application logs a pending user in", app, appPassword, people, "(&(uid=hank)" + active + ")", nil, nil},
+		{"application looks a pending user up for mail", app, appPassword, people, "(uid=hank)", []string{cfg.PersonDN("hank")}, []string{"mail: hank@ninhthuan.gov.vn"}},
+		{"application lists the active users", app, appPassword, people, active, []string{cfg.PersonDN("gina")}, nil},
+		{"anonymous looks a user up", "", "", people, "(uid=gina)", nil, nil},
+		{"anonymous searches the whole tree for people", "", "", cfg.BaseDN, "(|(uid=gina)(uid=hank)(objectClass=inetOrgPerson))", nil, nil},
+		{"anonymous lists the active group's members", "", "", cfg.BaseDN, active, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, out := search(tt.as, tt.pw, tt.base, tt.filter)
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("entries %q, want %q:\n%s", got, tt.want, out)
+			}
+			for _, w := range tt.wantOutput {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(strings.ToLower(out), "userpassword") {
+				t.Errorf("a password hash in the output:\n%s", out)
+			}
+		})
+	}
+
+	// The application changes nothing of a person.
+	conn, err := ldap.DialURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Bind(app, appPassword); err != nil {
+		t.Fatal(err)
+	}
+	m := ldap.NewModifyRequest(cfg.PersonDN("hank"), nil)
+	m.Replace("ldapsyncStatus", []string{"active"})
+	if err := conn.Modify(m); !ldap.IsErrorWithCode(err, ldap.LDAPResultInsufficientAccessRights) {
+		t.Errorf("the application sets a status: %v, want insufficient access", err)
+	}
+}
+
+// exitCode returns the exit status of a command's error: 0 for none, -1
+// when it did not run.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// ruleCount returns how many access rules part 50 inserts.
+func ruleCount(t *testing.T) int {
+	t.Helper()
+	files, err := openldap.Render(params())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range files {
+		n += strings.Count(string(f.Data), "\nolcAccess: ")
+	}
+	if n == 0 {
+		t.Fatal("the setup files have no access rules")
+	}
+	return n
+}
+
+// rootAdd adds the entries of ldif as the root DN, with ldapadd.
+func rootAdd(t *testing.T, srv *slapdtest.Server, ldif string) {
+	t.Helper()
+	cmd := exec.Command("ldapadd", "-x", "-H", srv.URL, "-D", srv.RootDN, "-y", srv.RootPasswordFile)
+	cmd.Stdin = strings.NewReader(ldif)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ldapadd: %v\n%s", err, out)
 	}
 }
 

@@ -1,8 +1,10 @@
 // Package slapdtest starts throwaway OpenLDAP servers, as net/http/httptest
 // starts HTTP servers: a real slapd on a free loopback port, configured in
 // a temporary directory with the same setup files (package openldap) an
-// administrator applies to production. Every test in the project that
-// touches a directory uses it, and so does `make dev`.
+// administrator applies to production, on a database that starts as
+// Debian's slapd package makes it (its schemas and its access rules,
+// DebianAccess, which end up after ldapsync's). Every test in the project
+// that touches a directory uses it, and so does `make dev`.
 //
 // A Server holds the database suffix, a harness-only root account for
 // bootstrapping and peeking, and the ldapsync service account with its
@@ -250,6 +252,8 @@ include: file://{{.SchemaDir}}/core.ldif
 
 include: file://{{.SchemaDir}}/cosine.ldif
 
+include: file://{{.SchemaDir}}/nis.ldif
+
 include: file://{{.SchemaDir}}/inetorgperson.ldif
 
 dn: olcDatabase={-1}frontend,cn=config
@@ -275,14 +279,32 @@ olcDbMaxSize: 1073741824
 {{- if not .Durable}}
 olcDbNoSync: TRUE
 {{- end}}
+{{- range .Access}}
+olcAccess: {{.}}
+{{- end}}
 `))
 
+// DebianAccess are the access rules Debian 12's slapd package gives the
+// database it creates (/usr/share/slapd/slapd.init.ldif, numbered as
+// slapd numbers them), which setup part 50 finds on a real server and puts
+// its own rules before. The harness database starts with them, so that a
+// test sees what a request ldapsync's rules leave alone (break, or no rule
+// at all) meets in production: an application account's bind, and
+// everyone's read of the rest of the tree. The shadowLastChange rule is why
+// the harness loads the nis schema, as Debian does.
+var DebianAccess = []string{
+	"{0}to attrs=userPassword by self write by anonymous auth by * none",
+	"{1}to attrs=shadowLastChange by self write by * read",
+	"{2}to * by * read",
+}
+
 // bootstrap writes the minimal cn=config of a fresh Debian slapd (modules,
-// standard schemas, frontend, config database administered by the current
-// user over ldapi, an empty mdb database with Debian's 1 GiB map size; mdb's
-// own default, 10 MiB, fills up at about 12,000 members in one group) with
-// slapadd. olcDbNoSync is the harness's only departure, unless Durable:
-// throwaway data need not survive a power cut.
+// Debian's standard schemas, frontend, config database administered by the
+// current user over ldapi, an empty mdb database with Debian's 1 GiB map
+// size, mdb's own default, 10 MiB, filling up at about 12,000 members in one
+// group, and Debian's access rules, DebianAccess) with slapadd. olcDbNoSync
+// is the harness's only departure, unless Durable: throwaway data need not
+// survive a power cut.
 func (s *Server) bootstrap(ctx context.Context) error {
 	var b bytes.Buffer
 	err := bootstrapTmpl.Execute(&b, map[string]any{
@@ -298,6 +320,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		"TLS":          s.tls,
 		"Durable":      s.durable,
 		"Dir":          s.Dir,
+		"Access":       DebianAccess,
 	})
 	if err != nil {
 		return fmt.Errorf("slapdtest: bootstrap: %w", err)
@@ -374,6 +397,36 @@ pwdPolicySubentry: %s
 userPassword: %s
 `, s.BaseDN, s.ServiceDN, s.Config().ServicePolicyDN(), servicePassword)
 	return run(ctx, strings.NewReader(ldif), s.env.ldapmodify, "-a", "-x", "-H", s.LDAPI, "-D", s.RootDN, "-y", s.RootPasswordFile)
+}
+
+// AddApplication adds the account of an application under ou=services,
+// cn=<name>, as README's "Setting up OpenLDAP" tells an administrator to
+// (as the service account, and with its password policy: no expiry, no
+// lockout, no forced change), with a random password written to
+// passwordFile (mode 0600, no newline, for ldap tools' -y). It returns the
+// account's DN. To ldapsync's access rules it is a user: it reads people,
+// units and groups; Debian's rules after them let it bind.
+func (s *Server) AddApplication(ctx context.Context, name, passwordFile string) (string, error) {
+	if name == "" || strings.ContainsAny(name, "\r\n") {
+		return "", fmt.Errorf("slapdtest: application name %q: want one line", name)
+	}
+	dn := "cn=" + ldap.EscapeDN(name) + ",ou=services," + s.BaseDN
+	pw := randomPassword()
+	if err := os.WriteFile(passwordFile, []byte(pw), 0o600); err != nil {
+		return "", fmt.Errorf("slapdtest: %w", err)
+	}
+	ldif := fmt.Sprintf(`dn: %s
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: %s
+description: application account
+pwdPolicySubentry: %s
+userPassword: %s
+`, dn, name, s.Config().ServicePolicyDN(), pw)
+	if err := run(ctx, strings.NewReader(ldif), s.env.ldapmodify, "-a", "-x", "-H", s.LDAPI, "-D", s.RootDN, "-y", s.RootPasswordFile); err != nil {
+		return "", err
+	}
+	return dn, nil
 }
 
 // baseEntry returns the LDIF of the suffix entry, whose object classes

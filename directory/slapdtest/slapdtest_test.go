@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ldapsync/ldapsync/directory/openldap"
 )
 
 // alive reports whether a process with pid, or one in the group pgid when
@@ -216,5 +218,110 @@ func TestStart_durable(t *testing.T) {
 		if noSync := strings.Contains(string(out), "olcDbNoSync: TRUE"); noSync == durable {
 			t.Errorf("Durable %v: cn=config says\n%s", durable, out)
 		}
+	}
+}
+
+// debianInit is where Debian's slapd package keeps the configuration its
+// postinst loads into a new server.
+const debianInit = "/usr/share/slapd/slapd.init.ldif"
+
+// debianDatabaseAccess returns the olcAccess values of the mdb database in
+// Debian's slapd.init.ldif, unfolded, with runs of spaces made one.
+func debianDatabaseAccess(ldif string) []string {
+	var rules []string
+	inDB := false
+	lines := strings.Split(strings.ReplaceAll(ldif, "\r\n", "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		for i+1 < len(lines) && strings.HasPrefix(lines[i+1], " ") {
+			i++
+			l += lines[i][1:]
+		}
+		switch {
+		case strings.HasPrefix(l, "dn: "):
+			inDB = strings.HasPrefix(l, "dn: olcDatabase=mdb,")
+		case inDB && strings.HasPrefix(l, "olcAccess:"):
+			rules = append(rules, strings.Join(strings.Fields(strings.TrimPrefix(l, "olcAccess:")), " "))
+		}
+	}
+	return rules
+}
+
+// The harness database has what a Debian 12 server has once part 50 is
+// applied: ldapsync's rules first, then Debian's, exactly as Debian ships
+// them.
+func TestStart_accessRules(t *testing.T) {
+	if data, err := os.ReadFile(debianInit); err == nil {
+		want := debianDatabaseAccess(string(data))
+		var got []string
+		for _, r := range DebianAccess {
+			_, rule, _ := strings.Cut(r, "}")
+			got = append(got, rule)
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("DebianAccess is\n%s\nbut %s has\n%s", strings.Join(got, "\n"), debianInit, strings.Join(want, "\n"))
+		}
+	} else {
+		t.Logf("%v: DebianAccess not compared with Debian's file", err)
+	}
+
+	s := New(t, Options{})
+	out, err := exec.Command("ldapsearch", "-Q", "-LLL", "-o", "ldif_wrap=no", "-Y", "EXTERNAL", "-H", s.LDAPI,
+		"-b", databaseDN, "-s", "base", "olcAccess").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ldapsearch: %v\n%s", err, out)
+	}
+	var got []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(l, "olcAccess: "); ok {
+			got = append(got, v)
+		}
+	}
+	files, err := openldap.Render(s.Config().SetupParams(databaseDN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, f := range files {
+		for _, l := range strings.Split(string(f.Data), "\n") {
+			if v, ok := strings.CutPrefix(l, "olcAccess: "); ok {
+				want = append(want, v)
+			}
+		}
+	}
+	n := len(want)
+	if n == 0 {
+		t.Fatal("the setup files have no access rules")
+	}
+	for i, r := range DebianAccess {
+		_, rule, _ := strings.Cut(r, "}")
+		want = append(want, fmt.Sprintf("{%d}%s", n+i, rule))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the database's access rules are\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// An application's account binds with the password in its file, which
+// only its owner reads.
+func TestServer_AddApplication(t *testing.T) {
+	s := New(t, Options{})
+	file := filepath.Join(t.TempDir(), "app.password")
+	dn, err := s.AddApplication(context.Background(), "demo-app", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "cn=demo-app,ou=services," + s.BaseDN; dn != want {
+		t.Errorf("DN %q, want %q", dn, want)
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("password file: %v, %v; want mode 0600", err, fi)
+	}
+	out, err := exec.Command("ldapwhoami", "-x", "-H", s.URL, "-D", dn, "-y", file).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "dn:"+dn) {
+		t.Fatalf("ldapwhoami as the application: %v\n%s", err, out)
+	}
+	if _, err := s.AddApplication(context.Background(), "demo-app", filepath.Join(t.TempDir(), "again")); err == nil {
+		t.Error("a second account of the same name was added")
 	}
 }
