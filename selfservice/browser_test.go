@@ -20,6 +20,7 @@ import (
 	"github.com/ldapsync/ldapsync/internal/syncbuf"
 	"github.com/ldapsync/ldapsync/rules"
 	"github.com/ldapsync/ldapsync/selfservice"
+	ldapsync "github.com/ldapsync/ldapsync/sync"
 )
 
 // EnvUpdateScreenshot, set to 1, makes TestPage_Browser write the
@@ -46,7 +47,8 @@ func chromium(t *testing.T) string {
 // A person changes their first password in a real browser, on the page
 // served against a real slapd: the page refuses a wrong current password
 // and each rule of NT 7 and BTC 5 in both languages, then makes the
-// change, after which the new password binds and pwdReset is gone.
+// change, after which the new password binds, pwdReset is gone, and the
+// daemon's check puts the account in the active group.
 func TestPage_Browser(t *testing.T) {
 	browser := chromium(t)
 	srv := slapdtest.New(t, slapdtest.Options{})
@@ -76,7 +78,8 @@ func TestPage_Browser(t *testing.T) {
 		t.Fatal(err)
 	}
 	dn := dcfg.PersonDN(uid)
-	if err := dir.SetPassword(ctx, dn, secret.New(first), ""); err != nil {
+	// As a hire leaves it: pending, its first password issued for an event.
+	if err := dir.SetPassword(ctx, dn, secret.New(first), "inbox/HIRE-0100"); err != nil {
 		t.Fatal(err)
 	}
 	passwords := []string{first, next, wrong}
@@ -209,8 +212,26 @@ func TestPage_Browser(t *testing.T) {
 		t.Errorf("bind with the new password: %+v %v; want success without MustChange", res, err)
 	}
 	found, err := dir.FindPeople(ctx, directory.ByUID, uid)
-	if err != nil || len(found) != 1 || found[0].MustChange {
-		t.Errorf("after the change: %+v %v; want pwdReset gone", found, err)
+	if err != nil || len(found) != 1 || found[0].MustChange || found[0].Active || found[0].Status != rules.StatusPending {
+		t.Errorf("after the change: %+v %v; want pwdReset gone, still pending until the daemon sees it", found, err)
+	}
+
+	// The daemon's check (sync.activation.poll) lets the account into the
+	// active group that applications filter on.
+	scfg := ldapsync.DefaultConfig()
+	scfg.StateDir = t.TempDir()
+	eng, err := ldapsync.Open(ldapsync.Options{Config: scfg, Rules: rs, Directory: dir, Log: log,
+		Layout: ldapsync.Layout{PersonDN: dcfg.PersonDN, ActiveGroup: dcfg.ActiveGroup}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	if n, err := eng.Activations(ctx); err != nil || n != 1 {
+		t.Fatalf("activations after the change: %d %v", n, err)
+	}
+	found, err = dir.FindPeople(ctx, directory.ByUID, uid)
+	if err != nil || len(found) != 1 || !found[0].Active || found[0].Status != rules.StatusActive {
+		t.Errorf("after the daemon's check: %+v %v; want active, in cn=%s", found, err, dcfg.ActiveGroup)
 	}
 
 	out := logs.String()
