@@ -35,7 +35,7 @@ func (c *Client) WriteAuditAnchor(ctx context.Context, seq uint64, head string) 
 		req.Attribute("objectClass", []string{"device"})
 		req.Attribute("cn", []string{AuditAnchorCN})
 		req.Attribute("description", []string{value})
-		err := c.do(ctx, "add", dn, func(conn *ldap.Conn) error { return conn.Add(req) })
+		err := c.do(ctx, "add", dn, func(conn ldap.Client) error { return conn.Add(req) })
 		if !ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
 			return err
 		}
@@ -45,7 +45,7 @@ func (c *Client) WriteAuditAnchor(ctx context.Context, seq uint64, head string) 
 	}
 	mod := ldap.NewModifyRequest(dn, nil)
 	mod.Replace("description", []string{value})
-	return c.do(ctx, "modify", dn, func(conn *ldap.Conn) error { return conn.Modify(mod) })
+	return c.do(ctx, "modify", dn, func(conn ldap.Client) error { return conn.Modify(mod) })
 }
 
 // ReadAuditAnchor returns the anchored record's seq and head; ok is false

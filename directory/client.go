@@ -91,6 +91,8 @@ type Client struct {
 	// observe, when set, is told of every operation do runs (see
 	// SetObserver).
 	observe atomic.Pointer[Observer]
+	// record, when set, is given every request do sends (see SetRecorder).
+	record atomic.Pointer[Recorder]
 }
 
 // Observer is told, after each directory operation, its kind (a fixed
@@ -324,7 +326,7 @@ func (c *Client) connect(ctx context.Context) (*ldap.Conn, error) {
 // every read and write goes through here. It retries transient failures
 // (see retry) on a new connection, and wraps the error with what and dn,
 // such as `directory: add "uid=…": …`.
-func (c *Client) do(ctx context.Context, what, dn string, op func(*ldap.Conn) error) (err error) {
+func (c *Client) do(ctx context.Context, what, dn string, op func(ldap.Client) error) (err error) {
 	if o := c.observe.Load(); o != nil {
 		// what is always a literal word of the caller's, never a name.
 		defer func(start time.Time) { (*o)(what, time.Since(start), err) }(time.Now())
@@ -334,7 +336,11 @@ func (c *Client) do(ctx context.Context, what, dn string, op func(*ldap.Conn) er
 		if err != nil {
 			return err
 		}
-		err = runOn(ctx, conn, func() error { return op(conn) })
+		var cl ldap.Client = conn
+		if r := c.record.Load(); r != nil {
+			cl = recording{Client: conn, rec: *r}
+		}
+		err = runOn(ctx, conn, func() error { return op(cl) })
 		broken := err != nil && (transient(err) || ctx.Err() != nil)
 		if broken {
 			c.log.Debug().Err(err).Str("dn", dn).Msg("connection dropped")

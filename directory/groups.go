@@ -52,7 +52,7 @@ func (c *Client) changeGroup(ctx context.Context, ch rules.GroupChange) error {
 				verb = "remove members from"
 				mod.Delete("member", chunk)
 			}
-			err := c.do(ctx, verb, group, func(conn *ldap.Conn) error { return conn.Modify(mod) })
+			err := c.do(ctx, verb, group, func(conn ldap.Client) error { return conn.Modify(mod) })
 			switch {
 			case err == nil:
 				c.log.Debug().Str("dn", group).Int("members", len(chunk)).Bool("add", op.add).Msg("group changed")

@@ -62,7 +62,7 @@ func (c *Client) AcquireLease(ctx context.Context, holder string, now time.Time,
 		if len(values) == 0 {
 			// Nothing to compare with: put an expired value first, the same
 			// for every instance, so that racing instances swap from it.
-			err := c.do(ctx, "modify", dn, func(conn *ldap.Conn) error {
+			err := c.do(ctx, "modify", dn, func(conn ldap.Client) error {
 				mod := ldap.NewModifyRequest(dn, nil)
 				mod.Add(leaseAttr, []string{formatLease("", time.Time{})})
 				return conn.Modify(mod)
@@ -130,7 +130,7 @@ func (c *Client) addLease(ctx context.Context, value string) error {
 	req.Attribute("objectClass", []string{"device"})
 	req.Attribute("cn", []string{LeaseCN})
 	req.Attribute(leaseAttr, []string{value})
-	add := func() error { return c.do(ctx, "add", dn, func(conn *ldap.Conn) error { return conn.Add(req) }) }
+	add := func() error { return c.do(ctx, "add", dn, func(conn ldap.Client) error { return conn.Add(req) }) }
 	err := add()
 	if !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
 		return err
@@ -153,7 +153,7 @@ func (c *Client) swapLease(ctx context.Context, old []string, value string) erro
 		mod.Delete(leaseAttr, []string{v})
 	}
 	mod.Add(leaseAttr, []string{value})
-	return c.do(ctx, "modify", dn, func(conn *ldap.Conn) error { return conn.Modify(mod) })
+	return c.do(ctx, "modify", dn, func(conn ldap.Client) error { return conn.Modify(mod) })
 }
 
 // formatLease returns the value of a lease held by holder until until.

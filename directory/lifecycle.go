@@ -237,7 +237,7 @@ func revoked(e *ldap.Entry) bool {
 
 // moveBack moves the tombstone at tomb to dn, directly under People.
 func (c *Client) moveBack(ctx context.Context, tomb, dn string) error {
-	err := c.do(ctx, "move back from revoked", tomb, func(conn *ldap.Conn) error {
+	err := c.do(ctx, "move back from revoked", tomb, func(conn ldap.Client) error {
 		return conn.ModifyDN(ldap.NewModifyDNRequest(tomb, firstRDN(dn), true, c.cfg.under(c.cfg.People)))
 	})
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
@@ -423,7 +423,7 @@ func (c *Client) Revoke(ctx context.Context, dn string, at time.Time) error {
 		if err := c.leaveGroups(ctx, dn); err != nil {
 			return err
 		}
-		err := c.do(ctx, "delete", dn, func(conn *ldap.Conn) error { return conn.Del(ldap.NewDelRequest(dn, nil)) })
+		err := c.do(ctx, "delete", dn, func(conn ldap.Client) error { return conn.Del(ldap.NewDelRequest(dn, nil)) })
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
 			return nil
 		}
@@ -445,7 +445,7 @@ func (c *Client) Revoke(ctx context.Context, dn string, at time.Time) error {
 	if err := c.endAccount(ctx, dn, live, at); err != nil {
 		return err
 	}
-	err = c.do(ctx, "move to revoked", dn, func(conn *ldap.Conn) error {
+	err = c.do(ctx, "move to revoked", dn, func(conn ldap.Client) error {
 		return conn.ModifyDN(ldap.NewModifyDNRequest(dn, firstRDN(dn), true, c.cfg.under(c.cfg.Revoked)))
 	})
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
@@ -540,5 +540,5 @@ func (c *Client) DeleteTombstone(ctx context.Context, uid string) error {
 
 // deleteTombstone deletes the entry at dn.
 func (c *Client) deleteTombstone(ctx context.Context, dn string) error {
-	return c.do(ctx, "delete tombstone", dn, func(conn *ldap.Conn) error { return conn.Del(ldap.NewDelRequest(dn, nil)) })
+	return c.do(ctx, "delete tombstone", dn, func(conn ldap.Client) error { return conn.Del(ldap.NewDelRequest(dn, nil)) })
 }

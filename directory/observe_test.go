@@ -25,7 +25,7 @@ func TestClient_SetObserver(t *testing.T) {
 		calls = append(calls, call{op, err})
 	})
 	dn := "uid=quoctrang,ou=people,dc=example,dc=vn"
-	err := c.do(context.Background(), "modify", dn, func(*ldap.Conn) error { return nil })
+	err := c.do(context.Background(), "modify", dn, func(ldap.Client) error { return nil })
 	if !errors.Is(err, ErrClosed) {
 		t.Fatalf("do on a closed client: %v", err)
 	}
@@ -33,7 +33,7 @@ func TestClient_SetObserver(t *testing.T) {
 		t.Fatalf("reported %+v, want one modify with ErrClosed", calls)
 	}
 	c.SetObserver(nil)
-	_ = c.do(context.Background(), "search", dn, func(*ldap.Conn) error { return nil })
+	_ = c.do(context.Background(), "search", dn, func(ldap.Client) error { return nil })
 	if len(calls) != 1 {
 		t.Errorf("reported after SetObserver(nil): %+v", calls)
 	}

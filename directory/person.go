@@ -75,7 +75,7 @@ func (c *Client) AddPerson(ctx context.Context, p rules.Account) error {
 			req.Attribute(a.name, []string{a.value})
 		}
 	}
-	err := c.do(ctx, "add", dn, func(conn *ldap.Conn) error { return conn.Add(req) })
+	err := c.do(ctx, "add", dn, func(conn ldap.Client) error { return conn.Add(req) })
 	switch {
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists):
 		e, err := c.read(ctx, dn, []string{"employeeNumber"})
@@ -188,7 +188,7 @@ func checkNew(p rules.Account) error {
 func (c *Client) addMember(ctx context.Context, group, member string) error {
 	mod := ldap.NewModifyRequest(group, nil)
 	mod.Add("member", []string{member})
-	err := c.do(ctx, "add member to", group, func(conn *ldap.Conn) error { return conn.Modify(mod) })
+	err := c.do(ctx, "add member to", group, func(conn ldap.Client) error { return conn.Modify(mod) })
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists) {
 		return nil
 	}
@@ -200,7 +200,7 @@ func (c *Client) addMember(ctx context.Context, group, member string) error {
 func (c *Client) removeMember(ctx context.Context, group, member string) error {
 	mod := ldap.NewModifyRequest(group, nil)
 	mod.Delete("member", []string{member})
-	err := c.do(ctx, "remove member from", group, func(conn *ldap.Conn) error { return conn.Modify(mod) })
+	err := c.do(ctx, "remove member from", group, func(conn ldap.Client) error { return conn.Modify(mod) })
 	if ldap.IsErrorAnyOf(err, ldap.LDAPResultNoSuchAttribute, ldap.LDAPResultNoSuchObject) {
 		return nil
 	}
@@ -257,7 +257,7 @@ const passwordUnchanged = "Password is not being changed from existing value"
 // setPassword sets pw with Password Modify, then applies mod with pwdReset:
 // TRUE added.
 func (c *Client) setPassword(ctx context.Context, dn string, pw secret.Secret, mod *ldap.ModifyRequest) error {
-	err := c.do(ctx, "set password", dn, func(conn *ldap.Conn) error {
+	err := c.do(ctx, "set password", dn, func(conn ldap.Client) error {
 		_, err := conn.PasswordModify(ldap.NewPasswordModifyRequest(dn, "", pw.Reveal()))
 		return err
 	})
@@ -504,7 +504,7 @@ func (c *Client) readPerson(ctx context.Context, what, dn string, attrs ...strin
 
 // modifyPerson applies mod to a person's entry; no entry is ErrNotFound.
 func (c *Client) modifyPerson(ctx context.Context, what, dn string, mod *ldap.ModifyRequest) error {
-	return notFound(c.do(ctx, what, dn, func(conn *ldap.Conn) error { return conn.Modify(mod) }))
+	return notFound(c.do(ctx, what, dn, func(conn ldap.Client) error { return conn.Modify(mod) }))
 }
 
 // notFound adds ErrNotFound to err when it is slapd's "no such object" for

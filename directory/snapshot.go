@@ -291,7 +291,7 @@ func (c *Client) addGroup(p *rules.Account, cn string) {
 func (c *Client) searchAll(ctx context.Context, base string, scope int, filter string, attrs []string) ([]*ldap.Entry, error) {
 	req := ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 0, 0, false, filter, attrs, nil)
 	var res *ldap.SearchResult
-	err := c.do(ctx, "search", base, func(conn *ldap.Conn) error {
+	err := c.do(ctx, "search", base, func(conn ldap.Client) error {
 		var err error
 		res, err = conn.SearchWithPaging(req, pageSize)
 		return err

@@ -204,7 +204,7 @@ func (c *Client) ensure(ctx context.Context, spec entrySpec) (string, error) {
 				req.Attribute(a.name, a.values)
 			}
 		}
-		err := c.do(ctx, "add", spec.dn, func(conn *ldap.Conn) error { return conn.Add(req) })
+		err := c.do(ctx, "add", spec.dn, func(conn ldap.Client) error { return conn.Add(req) })
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
 			// Added by a retried attempt whose answer was lost, or by
 			// another ldapsync: check it again, if it can be read.
@@ -246,7 +246,7 @@ func (c *Client) ensure(ctx context.Context, spec entrySpec) (string, error) {
 	if len(fixed) == 0 {
 		return "", nil
 	}
-	if err := c.do(ctx, "modify", spec.dn, func(conn *ldap.Conn) error { return conn.Modify(mod) }); err != nil {
+	if err := c.do(ctx, "modify", spec.dn, func(conn ldap.Client) error { return conn.Modify(mod) }); err != nil {
 		return "", err
 	}
 	return "corrected " + strings.Join(fixed, ", "), nil
@@ -256,7 +256,7 @@ func (c *Client) ensure(ctx context.Context, spec entrySpec) (string, error) {
 func (c *Client) read(ctx context.Context, dn string, attrs []string) (*ldap.Entry, error) {
 	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false, "(objectClass=*)", attrs, nil)
 	var res *ldap.SearchResult
-	err := c.do(ctx, "read", dn, func(conn *ldap.Conn) error {
+	err := c.do(ctx, "read", dn, func(conn ldap.Client) error {
 		var err error
 		res, err = conn.Search(req)
 		return err
