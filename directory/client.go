@@ -93,6 +93,9 @@ type Client struct {
 	observe atomic.Pointer[Observer]
 	// record, when set, is given every request do sends (see SetRecorder).
 	record atomic.Pointer[Recorder]
+	// hashes is what ProbeHashing proved: the server hashes a password
+	// added in clear.
+	hashes atomic.Bool
 }
 
 // Observer is told, after each directory operation, its kind (a fixed

@@ -49,12 +49,41 @@ func (c *Client) CreatePerson(ctx context.Context, p rules.Account) error {
 // naming both.
 func (c *Client) AddPerson(ctx context.Context, p rules.Account) error {
 	dn := c.cfg.PersonDN(p.UID)
+	req, err := c.addRequest(p)
+	if err != nil {
+		return err
+	}
+	err = c.do(ctx, "add", dn, func(conn ldap.Client) error { return conn.Add(req) })
+	switch {
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists):
+		e, err := c.read(ctx, dn, []string{"employeeNumber"})
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			return fmt.Errorf("directory: add %q: the entry exists but cannot be read", dn)
+		}
+		if have := e.GetEqualFoldAttributeValue("employeeNumber"); have != p.EmployeeID {
+			return fmt.Errorf("directory: add %q: the entry's employeeNumber is %q, not %q: %w", dn, have, p.EmployeeID, ErrConflict)
+		}
+		c.log.Debug().Str("dn", dn).Msg("person exists")
+	case err != nil:
+		return err
+	default:
+		c.log.Debug().Str("dn", dn).Msg("person created")
+	}
+	return nil
+}
+
+// addRequest is the Add of p's entry, without a password.
+func (c *Client) addRequest(p rules.Account) (*ldap.AddRequest, error) {
+	dn := c.cfg.PersonDN(p.UID)
 	if err := checkNew(p); err != nil {
-		return fmt.Errorf("directory: add %q: %w", dn, err)
+		return nil, fmt.Errorf("directory: add %q: %w", dn, err)
 	}
 	status := cmp.Or(p.Status, rules.StatusPending)
 	if status != rules.StatusPending && status != rules.StatusActive {
-		return fmt.Errorf("directory: add %q: a new account is pending or active, not %q", dn, status)
+		return nil, fmt.Errorf("directory: add %q: a new account is pending or active, not %q", dn, status)
 	}
 	req := ldap.NewAddRequest(dn, nil)
 	req.Attribute("objectClass", []string{"inetOrgPerson", "ldapsyncAccount"})
@@ -75,26 +104,7 @@ func (c *Client) AddPerson(ctx context.Context, p rules.Account) error {
 			req.Attribute(a.name, []string{a.value})
 		}
 	}
-	err := c.do(ctx, "add", dn, func(conn ldap.Client) error { return conn.Add(req) })
-	switch {
-	case ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists):
-		e, err := c.read(ctx, dn, []string{"employeeNumber"})
-		if err != nil {
-			return err
-		}
-		if e == nil {
-			return fmt.Errorf("directory: add %q: the entry exists but cannot be read", dn)
-		}
-		if have := e.GetEqualFoldAttributeValue("employeeNumber"); have != p.EmployeeID {
-			return fmt.Errorf("directory: add %q: the entry's employeeNumber is %q, not %q: %w", dn, have, p.EmployeeID, ErrConflict)
-		}
-		c.log.Debug().Str("dn", dn).Msg("person exists")
-	case err != nil:
-		return err
-	default:
-		c.log.Debug().Str("dn", dn).Msg("person created")
-	}
-	return nil
+	return req, nil
 }
 
 // Adopt makes the entry at dn, made by hand before ldapsync (an

@@ -75,6 +75,13 @@ func (c *Client) EnsureTreeAt(ctx context.Context, r *rules.Rules, now time.Time
 			changed = append(changed, rules.TreeChange{DN: spec.dn, What: what})
 		}
 	}
+	// The policies exist now: prove that a first password can go in the
+	// add itself (see ProbeHashing).
+	if ok, err := c.ProbeHashing(ctx); err != nil {
+		c.log.Warn().Err(err).Msg("cannot prove that slapd hashes a password added in clear; first passwords are set with Password Modify")
+	} else if !ok {
+		c.log.Warn().Msg("slapd stores a password added in clear as sent (no ppolicy_hash_cleartext, setup part 40): first passwords are set with Password Modify, three writes instead of one")
+	}
 	return changed, nil
 }
 

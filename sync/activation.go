@@ -161,3 +161,10 @@ func (e *Engine) Activations(ctx context.Context) (int, error) {
 	e.log.Info().Int("accounts", len(events)).Int("applied", rep.Applied).Msg("first passwords changed: accounts activated")
 	return len(events), err
 }
+
+// planner is the planner for the directory as it is: rules r, the
+// engine's layout, and one write per new account where the directory
+// hashes a password added in clear.
+func (e *Engine) planner(r *rules.Rules) *Planner {
+	return &Planner{Rules: r, Layout: e.layout, OneWrite: e.dir.HashesCleartext()}
+}

@@ -153,7 +153,7 @@ func (e *Engine) ingestActivity(ctx context.Context, name, stamp string, data []
 			latest[row.uid] = row
 		}
 	}
-	pl := &Planner{Rules: r, Layout: e.layout}
+	pl := e.planner(r)
 	st := newPlanState(pl, snap, now)
 	p := &Plan{}
 	// Capacity fixed: the plan's operations point into it.

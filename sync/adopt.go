@@ -35,6 +35,9 @@ func (e *Engine) adopt(pending []Entry, res []Resolution) error {
 		if r.Status == Done {
 			rec.Action = in.Op
 			rec.Detail = map[string]string{"adopted": "found done in the directory after the run that started it was interrupted"}
+			if l := in.Detail["letter"]; l != "" {
+				rec.Detail["letter"] = l
+			}
 		} else {
 			rec.Action, rec.Op = "not_confirmed", in.Op
 			rec.Detail = map[string]string{"adopted": "the run that started it was interrupted and the event was then refused: " + r.Reason}

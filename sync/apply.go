@@ -22,6 +22,12 @@ import (
 type Directory interface {
 	Snapshot(ctx context.Context) (*rules.Snapshot, error)
 	AddPerson(ctx context.Context, p rules.Account) error
+	// HashesCleartext reports whether the directory was proven to hash a
+	// password added in clear; AddPersonWithPassword is refused otherwise.
+	HashesCleartext() bool
+	// AddPersonWithPassword adds the person with a first password the user
+	// must change, recording the event it was issued for: one write.
+	AddPersonWithPassword(ctx context.Context, p rules.Account, pw secret.Secret, issuedFor string) error
 	// SetPassword sets a first or reset password the user must change at
 	// the next login, recording with it the event it was issued for
 	// (Account.Issued).
@@ -451,8 +457,16 @@ func (a *Applier) run(ctx context.Context, op *Op) (err error) {
 	var detail map[string]string
 	switch op.Kind {
 	case OpCreate:
-		err = a.Dir.AddPerson(ctx, op.Person())
 		detail = map[string]string{"cn": op.Name, "unit": op.Unit, "mail": op.Mail}
+		if op.WithPassword {
+			var path string
+			path, err = a.sealAndSet(ctx, op, func(pw secret.Secret) error {
+				return a.Dir.AddPersonWithPassword(ctx, op.Person(), pw, op.event.Key())
+			})
+			detail["letter"] = path
+		} else {
+			err = a.Dir.AddPerson(ctx, op.Person())
+		}
 		if op.Title != "" {
 			detail["title"] = op.Title
 		}
@@ -527,11 +541,17 @@ func (a *Applier) intend(op *Op, sync bool) (uint64, error) {
 	if seq, ok := a.Audit.OpenIntent(op.Source, op.EventID, string(op.Kind), op.UID); ok {
 		return seq, nil
 	}
-	rec, err := a.Audit.Append(AuditRecord{
+	rec := AuditRecord{
 		Time: a.Now(), Action: ActionIntent, Op: string(op.Kind), UID: op.UID, DN: op.DN, EmployeeID: op.EmployeeID,
 		EventID: op.EventID, Source: op.Source, Reason: string(op.Type), Article: op.Article,
 		RequestedBy: op.event.RequestedBy,
-	})
+	}
+	// An operation that seals a password names its letter already: if the
+	// run is cut off, the record that adopts it says where the password went.
+	if path := a.letterPath(op); path != "" {
+		rec.Detail = map[string]string{"letter": path}
+	}
+	rec, err := a.Audit.Append(rec)
 	if err != nil {
 		return 0, fmt.Errorf("%w: audit log: %w", errLocal, err)
 	}
@@ -588,6 +608,21 @@ func (a *Applier) audit(op *Op, intent uint64, detail map[string]string) error {
 	}
 	a.Log.Debug().Str("op", string(op.Kind)).Str("uid", op.UID).Str("event_id", op.EventID).Msg("applied")
 	return nil
+}
+
+// letterPath is the letter an operation seals its password in, "" for an
+// operation that issues none.
+func (a *Applier) letterPath(op *Op) string {
+	switch {
+	case op.Kind == OpIssueCredentials, op.Kind == OpRestore, op.Kind == OpReinstate, op.Kind == OpCreate && op.WithPassword:
+	default:
+		return ""
+	}
+	unit, ok := a.Rules.Units.Lookup(op.Unit)
+	if !ok {
+		return ""
+	}
+	return a.Letters.PathFor(unit, op.UID, op.event)
 }
 
 // issue generates a first password, seals it in a letter, then sets it.

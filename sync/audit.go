@@ -385,3 +385,17 @@ func VerifyAudit(r io.Reader) (n uint64, head string, err error) {
 	}
 	return v.n, v.head, nil
 }
+
+// IssuedPassword reports whether r records a password ldapsync issued
+// through a sealed letter: a create that carried the first password (one
+// write, see Planner.OneWrite), a first password set afterwards, a restore
+// or a reinstatement.
+func (r AuditRecord) IssuedPassword() bool {
+	switch OpKind(r.Action) {
+	case OpIssueCredentials, OpRestore, OpReinstate:
+		return true
+	case OpCreate:
+		return r.Detail["letter"] != ""
+	}
+	return false
+}

@@ -309,7 +309,7 @@ func (e *Engine) processOnce(ctx context.Context, pending []Entry) (*Plan, Repor
 		return nil, Report{}, fmt.Errorf("sync: read directory: %w", err)
 	}
 	r := e.Rules()
-	plan := (&Planner{Rules: r, Layout: e.layout}).Plan(pending, snap, e.now())
+	plan := e.planner(r).Plan(pending, snap, e.now())
 	hold, err := e.guard(plan, managedCount(snap))
 	if err != nil {
 		return plan, Report{}, err

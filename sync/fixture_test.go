@@ -63,6 +63,9 @@ type fakeDir struct {
 	failOn   map[string]bool
 	failWith map[string]error
 	calls    map[string]int
+	// oneWrite makes the fake a directory proven to hash a password added
+	// in clear (see Planner.OneWrite).
+	oneWrite bool
 }
 
 func newFakeDir() *fakeDir {
@@ -112,6 +115,35 @@ func (f *fakeDir) AddPerson(_ context.Context, p rules.Account) error {
 	}
 	p.DN, p.Active, p.Groups, p.Status = dn, false, nil, rules.StatusPending
 	f.people[dn] = &p
+	return nil
+}
+
+func (f *fakeDir) HashesCleartext() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.oneWrite
+}
+
+func (f *fakeDir) AddPersonWithPassword(_ context.Context, p rules.Account, pw secret.Secret, issuedFor string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	dn := personDN(p.UID)
+	if err := f.fail("AddPersonWithPassword", dn); err != nil {
+		return err
+	}
+	if !f.oneWrite {
+		return errors.New("fake: not proven to hash cleartext")
+	}
+	if old, ok := f.people[dn]; ok {
+		if old.EmployeeID != p.EmployeeID || old.Issued != issuedFor {
+			return fmt.Errorf("fake: exists with another employee or issue: %w", directory.ErrConflict)
+		}
+		return nil
+	}
+	p.DN, p.Active, p.Groups, p.Status = dn, false, nil, rules.StatusPending
+	p.MustChange, p.Issued = true, issuedFor
+	f.people[dn] = &p
+	f.passwords[dn] = pw.Reveal()
 	return nil
 }
 

@@ -27,7 +27,13 @@ type lifeEnv struct {
 
 func newLifeEnv(t *testing.T) *lifeEnv {
 	t.Helper()
-	env := &lifeEnv{t: t, dir: newFakeDir(), now: t0, r: exampleRules(t)}
+	return newLifeEnvWith(t, newFakeDir())
+}
+
+// newLifeEnvWith is newLifeEnv on the fake directory f.
+func newLifeEnvWith(t *testing.T, f *fakeDir) *lifeEnv {
+	t.Helper()
+	env := &lifeEnv{t: t, dir: f, now: t0, r: exampleRules(t)}
 	env.cfg = DefaultConfig()
 	env.cfg.StateDir = t.TempDir()
 	e, err := Open(Options{Config: env.cfg, Rules: env.r, Directory: env.dir, Layout: layout,

@@ -46,6 +46,10 @@ type Op struct {
 	Mail         string   `json:"mail,omitempty"`
 	Phone        string   `json:"phone,omitempty"`
 	Applications []string `json:"applications,omitempty"`
+	// WithPassword, for OpCreate, adds the entry with its first password
+	// and pwdReset in the same request, sealed in a letter first (see
+	// Planner.OneWrite).
+	WithPassword bool `json:"with_password,omitempty"`
 	// Join and Leave, for OpGroups, are the groups to join and leave.
 	Join  []string `json:"join,omitempty"`
 	Leave []string `json:"leave,omitempty"`
@@ -112,6 +116,11 @@ type Planner struct {
 	// Layout is where accounts live in the directory: their DNs and the
 	// active group's name.
 	Layout Layout
+	// OneWrite says that the directory was proven to hash a password added
+	// in clear (Directory.HashesCleartext): a new account's first password
+	// then goes in its add (OpCreate with WithPassword), one write instead
+	// of an add, a Password Modify and the pwdReset flag.
+	OneWrite bool
 }
 
 // Layout is where the directory keeps accounts, as far as a plan names
@@ -402,7 +411,12 @@ func (st *planState) hire(p *Plan, e *Entry) {
 	// changed (see Activate).
 	person.Status = rules.StatusPending
 	st.byEmployee[fold(ev.EmployeeID)] = []*rules.Account{&person}
-	p.Ops = append(p.Ops, create, st.op(OpIssueCredentials, e, uid, ""))
+	if st.pl.OneWrite {
+		create.WithPassword = true
+		p.Ops = append(p.Ops, create)
+	} else {
+		p.Ops = append(p.Ops, create, st.op(OpIssueCredentials, e, uid, ""))
+	}
 	st.setGroups(p, e, &person, false, ev.Applications)
 }
 

@@ -50,5 +50,5 @@ func (e *Engine) PlanPending(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync: plan: read directory: %w", err)
 	}
-	return (&Planner{Rules: e.Rules(), Layout: e.layout}).Plan(e.runnable(), snap, e.now()), nil
+	return e.planner(e.Rules()).Plan(e.runnable(), snap, e.now()), nil
 }

@@ -93,7 +93,7 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 		for i, ev := range events {
 			entries[i] = Entry{Seq: uint64(i + 1), Event: ev, Status: Pending}
 		}
-		res.Plan = (&Planner{Rules: r, Layout: e.layout}).Plan(entries, snap, now)
+		res.Plan = e.planner(r).Plan(entries, snap, now)
 		e.reportDeadlines(len(res.Due))
 		return res, nil
 	}
@@ -185,7 +185,10 @@ func (e *Engine) sweepEvent(a *rules.Account, x rules.Action, now time.Time) Eve
 // firstSeenNeeded reports whether a has no recorded activity and no
 // record of when ldapsync first saw it: its inactivity counts from then.
 func firstSeenNeeded(a *rules.Account) bool {
-	return a.Lifecycle.FirstSeen.IsZero() && a.LastLogin.IsZero() && a.Lifecycle.LastActive.IsZero() && a.PasswordChanged.IsZero()
+	// An account ldapsync issued a password to was made or restored by it:
+	// its creation says when it was first seen well enough, and a first
+	// password added with the entry has no pwdChangedTime (pwdMaxAge: 0).
+	return a.Issued == "" && a.Lifecycle.FirstSeen.IsZero() && a.LastLogin.IsZero() && a.Lifecycle.LastActive.IsZero() && a.PasswordChanged.IsZero()
 }
 
 // Forecast is what a forecast lists.

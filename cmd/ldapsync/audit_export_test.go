@@ -93,7 +93,9 @@ func TestAuditExport(t *testing.T) {
 		seen[row[4]+" "+row[2]] = true
 	}
 	for uid := range uids {
-		for _, action := range []string{"create", "issue_credentials", "groups"} {
+		// The first password goes in the create (one write, the letter in
+		// its detail) on the harness's slapd, which hashes cleartext.
+		for _, action := range []string{"create", "groups"} {
 			if !seen[uid+" "+action] {
 				t.Errorf("--unit ubnd_nh lacks the %s of %s", action, uid)
 			}
