@@ -88,6 +88,9 @@ type Applier struct {
 	AfterWrite func(*Op)
 	// Observer is told of every operation run; nil means none.
 	Observer Observer
+	// sealed are the passwords of the batch being applied, sealed in their
+	// letters before any operation runs (see seal); nil between batches.
+	sealed map[*Op]*sealedLetter
 }
 
 // Report counts what Apply did.
@@ -143,6 +146,12 @@ func (a *Applier) Apply(ctx context.Context, p *Plan) ([]Resolution, Report, err
 		}
 		run.resolve(Resolution{Seq: o.Seq, Status: Failed, Reason: o.Reason})
 	}
+
+	if err := a.seal(p.Ops); err != nil {
+		a.unseal()
+		return run.res, run.rep, err
+	}
+	defer a.unseal()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -610,6 +619,32 @@ func (a *Applier) audit(op *Op, intent uint64, detail map[string]string) error {
 	return nil
 }
 
+// writeLetter generates op's password and seals it in its letter, durable
+// at once or (durable false) at the next Letters.Sync.
+func (a *Applier) writeLetter(op *Op, durable bool) (secret.Secret, string, error) {
+	unit, ok := a.Rules.Units.Lookup(op.Unit)
+	if !ok {
+		return secret.Secret{}, "", fmt.Errorf("unit %q is not in the config", op.Unit)
+	}
+	pw, err := a.Rules.Password.Generate(a.Rand, a.Rules.Config.Password.GeneratedLength, op.UID)
+	if err != nil {
+		return secret.Secret{}, "", err
+	}
+	lt := Letter{
+		Issued: a.Now().In(a.Rules.Location), Event: op.event, UID: op.UID, Mail: op.Mail,
+		FullName: op.Name, Unit: unit, Password: pw, Profile: a.Rules.Password,
+	}
+	write := a.Letters.Write
+	if !durable {
+		write = a.Letters.WriteUnsynced
+	}
+	path, err := write(lt)
+	if err != nil {
+		return secret.Secret{}, "", fmt.Errorf("%w: %w", errLocal, err)
+	}
+	return pw, path, nil
+}
+
 // letterPath is the letter an operation seals its password in, "" for an
 // operation that issues none.
 func (a *Applier) letterPath(op *Op) string {
@@ -637,20 +672,17 @@ func (a *Applier) issue(ctx context.Context, op *Op) (string, error) {
 // that works. Either way the unit ends with one letter whose password is
 // the account's.
 func (a *Applier) sealAndSet(ctx context.Context, op *Op, set func(secret.Secret) error) (string, error) {
-	unit, ok := a.Rules.Units.Lookup(op.Unit)
-	if !ok {
-		return "", fmt.Errorf("unit %q is not in the config", op.Unit)
-	}
-	pw, err := a.Rules.Password.Generate(a.Rand, a.Rules.Config.Password.GeneratedLength, op.UID)
-	if err != nil {
-		return "", err
-	}
-	path, err := a.Letters.Write(Letter{
-		Issued: a.Now().In(a.Rules.Location), Event: op.event, UID: op.UID, Mail: op.Mail,
-		FullName: op.Name, Unit: unit, Password: pw, Profile: a.Rules.Password,
-	})
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", errLocal, err)
+	var pw secret.Secret
+	var path string
+	if s := a.sealed[op]; s != nil {
+		// Sealed with the rest of its batch (see seal).
+		s.attempted.Store(true)
+		pw, path = s.pw, s.path
+	} else {
+		var err error
+		if pw, path, err = a.writeLetter(op, true); err != nil {
+			return "", err
+		}
 	}
 	if err := set(pw); err != nil {
 		if !outcomeUnknown(ctx, err) {

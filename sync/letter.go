@@ -15,6 +15,7 @@ import (
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
+	"golang.org/x/sys/unix"
 
 	"github.com/ldapsync/ldapsync/internal/secret"
 	"github.com/ldapsync/ldapsync/rules"
@@ -164,6 +165,35 @@ func (l *Letters) PathFor(u *rules.Unit, uid string, ev *Event) string {
 // recipients changed between a crash and its replay) is removed, so the
 // unit keeps one letter, the one whose password is set.
 func (l *Letters) Write(lt Letter) (string, error) {
+	return l.write(lt, true)
+}
+
+// WriteUnsynced is Write without making the letter durable: the caller
+// writes many, then makes them all durable with one Sync, before any of
+// their passwords is set.
+func (l *Letters) WriteUnsynced(lt Letter) (string, error) {
+	return l.write(lt, false)
+}
+
+// Sync makes every letter written so far durable, with one syncfs(2) of
+// the file system that holds the letters directory: one flush for a whole
+// batch instead of two per letter.
+func (l *Letters) Sync() error {
+	d, err := os.Open(l.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // no letter written yet
+	}
+	if err != nil {
+		return fmt.Errorf("letters: %w", err)
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("letters: syncfs %s: %w", l.Dir, err)
+	}
+	return nil
+}
+
+func (l *Letters) write(lt Letter, durable bool) (string, error) {
 	var buf bytes.Buffer
 	defer func() { b := buf.Bytes(); clear(b[:cap(b)]) }() // the password
 	if err := letterTmpl.Execute(&buf, letterPage{Letter: lt, PageURL: l.PageURL}); err != nil {
@@ -198,14 +228,14 @@ func (l *Letters) Write(lt Letter) (string, error) {
 			return "", fmt.Errorf("letter: %w", err)
 		}
 	}
-	if err := writeFileAtomic(path, data, 0o600); err != nil {
+	if err := placeFile(path, data, 0o600, durable); err != nil {
 		return "", fmt.Errorf("letter: %w", err)
 	}
 	switch err := os.Remove(stale); {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return "", fmt.Errorf("letter: remove the superseded %s: %w", stale, err)
-	default:
+	case durable:
 		if err := syncDir(dir); err != nil {
 			return "", fmt.Errorf("letter: %w", err)
 		}
@@ -277,6 +307,13 @@ func parseLetter(r io.Reader) (uid string, pw secret.Secret, err error) {
 // writeFileAtomic writes data to path through a temporary file in the same
 // directory, so a reader sees the old file or the new one, never half.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return placeFile(path, data, perm, true)
+}
+
+// placeFile writes data to path through a temporary file renamed into
+// place, so a reader never sees half of it; durable fsyncs the file and
+// its directory before it returns.
+func placeFile(path string, data []byte, perm os.FileMode, durable bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -289,6 +326,12 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
+	}
+	if !durable {
+		if err := tmp.Close(); err != nil {
+			return err
+		}
+		return os.Rename(tmp.Name(), path)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()

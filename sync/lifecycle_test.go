@@ -556,8 +556,12 @@ func TestEngine_StopCutsAnOperationOff(t *testing.T) {
 		t.Fatalf("a stopped run reported no error")
 	}
 	data, _ := os.ReadFile(AuditPath(cfg))
-	if strings.Contains(string(data), `"not_done"`) {
-		t.Fatalf("the cut-off create was recorded as not done:\n%s", data)
+	for _, line := range strings.Split(string(data), "\n") {
+		// (The first password's operation, sealed with the batch and never
+		// sent, is closed as not done, its letter voided.)
+		if strings.Contains(line, `"not_done"`) && strings.Contains(line, `"op":"create"`) {
+			t.Fatalf("the cut-off create was recorded as not done:\n%s", data)
+		}
 	}
 	// The next run (a restart) finds the account and records its creation.
 	e2 := e
