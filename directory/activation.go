@@ -85,6 +85,18 @@ func (c *Client) AwaitChange(ctx context.Context, dn string) error {
 	return c.removeMember(ctx, c.cfg.GroupDN(c.cfg.ActiveGroup), dn)
 }
 
+// People returns the people, as Snapshot does (tombstones included, Revoked
+// set), without their groups and without the other entries of the
+// directory: what a sweep or a forecast needs, which reads no membership,
+// in the three searches of the people only. Active is false for each.
+func (c *Client) People(ctx context.Context) ([]rules.Account, error) {
+	read, err := c.searchPeople(ctx, "people", "", personAttrs)
+	if err != nil {
+		return nil, err
+	}
+	return read.people, nil
+}
+
 // Pending returns the accounts waiting for their first password change
 // (ldapsyncStatus pending), wherever they are, with the attributes
 // Snapshot reads but not their groups: a cheap, indexed read the daemon

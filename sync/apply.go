@@ -58,6 +58,9 @@ type Directory interface {
 	// unit, where it is.
 	Adopt(ctx context.Context, dn, employeeID, unit string) error
 
+	// People returns the people (tombstones included) without their
+	// groups or the rest of the directory: what a sweep reads.
+	People(ctx context.Context) ([]rules.Account, error)
 	// Pending returns the accounts waiting for their first password
 	// change (status pending), without their groups: a cheap read.
 	Pending(ctx context.Context) ([]rules.Account, error)

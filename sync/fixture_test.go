@@ -87,6 +87,17 @@ func (f *fakeDir) fail(method, dn string) error {
 	return nil
 }
 
+func (f *fakeDir) People(ctx context.Context) ([]rules.Account, error) {
+	snap, err := f.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range snap.People {
+		snap.People[i].Groups, snap.People[i].Active = nil, false
+	}
+	return snap.People, nil
+}
+
 func (f *fakeDir) Snapshot(context.Context) (*rules.Snapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

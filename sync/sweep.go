@@ -46,10 +46,13 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 	e.proc.Lock()
 	defer e.proc.Unlock()
 	defer e.anchorAudit(ctx)
-	snap, err := e.dir.Snapshot(ctx)
+	// The people alone: a sweep's facts are on their entries, and what is
+	// due is planned afterwards against a whole snapshot, like any event.
+	people, err := e.dir.People(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sync: sweep: read directory: %w", err)
 	}
+	snap := &rules.Snapshot{People: people}
 	now := e.now()
 	r := e.Rules()
 	res := &SweepResult{}
@@ -92,6 +95,12 @@ func (e *Engine) Sweep(ctx context.Context, o SweepOptions) (*SweepResult, error
 		entries := make([]Entry, len(events))
 		for i, ev := range events {
 			entries[i] = Entry{Seq: uint64(i + 1), Event: ev, Status: Pending}
+		}
+		if len(entries) > 0 {
+			// Planning needs the whole directory: groups, uid holders.
+			if snap, err = e.dir.Snapshot(ctx); err != nil {
+				return nil, fmt.Errorf("sync: sweep: read directory: %w", err)
+			}
 		}
 		res.Plan = e.planner(r).Plan(entries, snap, now)
 		e.reportDeadlines(len(res.Due))
@@ -207,10 +216,11 @@ type Forecast struct {
 // Forecast lists who will be locked or revoked in the next days, and the
 // open requests whose deadline falls in them.
 func (e *Engine) Forecast(ctx context.Context, days int) (*Forecast, error) {
-	snap, err := e.dir.Snapshot(ctx)
+	people, err := e.dir.People(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sync: forecast: read directory: %w", err)
 	}
+	snap := &rules.Snapshot{People: people}
 	now := e.now()
 	r := e.Rules()
 	now = now.In(r.Location)
