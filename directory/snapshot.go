@@ -26,11 +26,11 @@ var personAttrs = []string{
 // pageSize is the number of entries per page of a whole-directory read.
 const pageSize = 500
 
-// Snapshot reads every person and account: one paged search each of the
-// people under People, the revoked tombstones under Revoked, the rest of
-// the base (adopted and hand-made entries), the groups, and the uid
-// holders. However many people there are, and wherever they are, it is
-// these five searches.
+// Snapshot reads every person and account: one paged search of the people
+// wherever they are (under People, the revoked tombstones under Revoked,
+// adopted and hand-made entries anywhere else), one of the groups, and one
+// of the uid holders. However many people there are, and wherever they
+// are, it is these three searches.
 //
 // People are the accounts ldapsync manages, each with its real DN: the
 // entries under People with an employeeNumber, the tombstones, and the
@@ -112,17 +112,12 @@ type peopleRead struct {
 	unadopted []rules.Account
 }
 
-// handMade selects the entries Snapshot calls Unadopted, wherever they are.
-const handMade = "(&(objectClass=inetOrgPerson)(uid=*)(!(employeeNumber=*)))"
 
 // searchPeople reads, with attrs, the entries where people are that also
-// match filter ("" for all): one paged search each of People and Revoked
-// (one level), and one of the rest of the base, whole subtree, for
-// adopted entries (ldapsyncAccount) and hand-made ones (handMade). That
-// last search leaves ldapsync's containers out on the server, with
-// OpenLDAP's entryDN matching rules, so that it never reads the people of
-// People a second time; each entry's place is checked again here, which
-// also leaves the service account out.
+// match filter ("" for all), in one paged whole-subtree search of the base
+// for persons (inetOrgPerson, or ldapsyncAccount): each entry's place
+// comes from its DN (see layout.place), which leaves out ldapsync's other
+// containers, the entries below a tombstone and the service account.
 func (c *Client) searchPeople(ctx context.Context, what, filter string, attrs []string) (peopleRead, error) {
 	var read peopleRead
 	var bad badValues
@@ -132,43 +127,32 @@ func (c *Client) searchPeople(ctx context.Context, what, filter string, attrs []
 		}
 		return and(f, filter)
 	}
-	for _, s := range []struct {
-		base   string
-		scope  int
-		where  place
-		filter string
-		attrs  []string
-	}{
-		{c.cfg.under(c.cfg.People), ldap.ScopeSingleLevel, inPeople, with("(objectClass=inetOrgPerson)"), attrs},
-		{c.cfg.under(c.cfg.Revoked), ldap.ScopeSingleLevel, inRevoked, with("(objectClass=inetOrgPerson)"), attrs},
-		{c.cfg.BaseDN, ldap.ScopeWholeSubtree, elsewhere, with(and(
-			or("(objectClass=ldapsyncAccount)", handMade),
-			not(or(
-				entryDN(dnOneLevelMatch, c.cfg.under(c.cfg.People)),
-				entryDN(dnSubtreeMatch, c.cfg.under(c.cfg.Revoked)),
-				entryDN(dnSubtreeMatch, c.cfg.under(c.cfg.Units)),
-				entryDN(dnSubtreeMatch, c.cfg.under(c.cfg.Groups)),
-				entryDN(dnSubtreeMatch, c.cfg.under(c.cfg.Policies)),
-			)))), append(slices.Clone(attrs), "objectClass")},
-	} {
-		found, err := c.searchAll(ctx, s.base, s.scope, s.filter, s.attrs)
-		if err != nil {
-			return peopleRead{}, err
+	// One whole-subtree search, its entries placed by their DNs: the people
+	// directly under People, the tombstones directly under Revoked, and
+	// the entries made by hand elsewhere (adopted or not). One pass over
+	// the directory instead of one per place.
+	found, err := c.searchAll(ctx, c.cfg.BaseDN, ldap.ScopeWholeSubtree,
+		with("(|(objectClass=inetOrgPerson)(objectClass=ldapsyncAccount))"), append(slices.Clone(attrs), "objectClass"))
+	if err != nil {
+		return peopleRead{}, err
+	}
+	for _, e := range found {
+		where := c.where.placeOf(e.DN)
+		if where == nowhere || where != elsewhere && !hasFold(e.GetEqualFoldAttributeValues("objectClass"), "inetOrgPerson") {
+			continue
 		}
-		for _, e := range found {
-			switch c.kindOf(e, s.where) {
-			case kindPerson:
-				p, err := personFromEntry(e)
-				if err != nil {
-					bad.add(e.DN, err)
-					continue
-				}
-				p.Revoked = s.where == inRevoked
-				read.people = append(read.people, p)
-				read.entries = append(read.entries, e)
-			case kindHandMade:
-				read.unadopted = append(read.unadopted, handMadeFromEntry(e))
+		switch c.kindOf(e, where) {
+		case kindPerson:
+			p, err := personFromEntry(e)
+			if err != nil {
+				bad.add(e.DN, err)
+				continue
 			}
+			p.Revoked = where == inRevoked
+			read.people = append(read.people, p)
+			read.entries = append(read.entries, e)
+		case kindHandMade:
+			read.unadopted = append(read.unadopted, handMadeFromEntry(e))
 		}
 	}
 	if err := bad.err(); err != nil {
