@@ -31,136 +31,190 @@ func (j *Journal) Compact(cutoff time.Time, archiveDir string, now time.Time) (i
 	if j.err != nil {
 		return 0, j.err
 	}
-	lines, err := readJournalLines(j.path)
+	// The journal is read twice, a line at a time, never whole: first for
+	// which events are old, then to copy each line where it goes.
+	old := map[uint64]bool{}
+	moved := 0
+	err := eachJournalLine(j.path, func(l *compactLine) error {
+		if l.kind == string(Done) || l.kind == string(Failed) {
+			if l.at.Before(cutoff) {
+				old[l.seq] = true
+				moved++ // its event line is in the file: a seen line replaces both
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	// Which events are resolved, and when.
-	resolvedAt := map[uint64]time.Time{}
-	for _, l := range lines {
-		if l.kind == string(Done) || l.kind == string(Failed) {
-			resolvedAt[l.seq] = l.at
-		}
-	}
-	keyOf := make(map[uint64]string, len(j.keys))
-	for k, ks := range j.keys {
-		keyOf[ks.seq] = k
-	}
-	var keep, archive bytes.Buffer
-	moved := 0
-	for _, l := range lines {
-		at, resolved := resolvedAt[l.seq]
-		old := resolved && at.Before(cutoff)
-		switch {
-		case !old || l.kind == "seen" || l.kind == "archive":
-			keep.Write(l.raw)
-			keep.WriteByte('\n')
-		case l.kind == "event":
-			archive.Write(l.raw)
-			archive.WriteByte('\n')
-			moved++
-		default: // its outcome: archived, and summed up in a seen line
-			archive.Write(l.raw)
-			archive.WriteByte('\n')
-			key, ok := keyOf[l.seq]
-			if !ok {
-				return 0, fmt.Errorf("journal: compact: no key for event %d", l.seq)
-			}
-			if err := appendLine(&keep, journalLine{Kind: "seen", Seq: l.seq, At: l.at, Key: key, Hash: j.keys[key].hash, Status: Status(l.kind), Reason: l.reason}); err != nil {
-				return 0, err
-			}
-		}
-	}
 	if moved == 0 {
 		return 0, nil
+	}
+	keyOf := make(map[uint64]string, len(old))
+	for k, ks := range j.keys {
+		if old[ks.seq] {
+			keyOf[ks.seq] = k
+		}
 	}
 	if err := os.MkdirAll(archiveDir, 0o750); err != nil {
 		return 0, fmt.Errorf("journal: compact: %w", err)
 	}
 	file := filepath.Join(archiveDir, "journal-"+now.UTC().Format("2006-01")+".jsonl")
-	sum, err := appendArchive(file, archive.Bytes())
+	af, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("journal: archive: %w", err)
+	}
+	defer af.Close()
+	tmp := j.path + ".compact"
+	kf, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("journal: compact: %w", err)
+	}
+	defer func() {
+		if kf != nil {
+			kf.Close()
+			os.Remove(tmp)
+		}
+	}()
+	archive, keep := bufio.NewWriterSize(af, 1<<16), bufio.NewWriterSize(kf, 1<<16)
+	var size int64 // of the new journal so far
+	offsets := map[uint64]int64{}
+	put := func(w *bufio.Writer, b []byte) {
+		w.Write(b)
+		w.WriteByte('\n')
+		if w == keep {
+			size += int64(len(b)) + 1
+		}
+	}
+	var line bytes.Buffer
+	err = eachJournalLine(j.path, func(l *compactLine) error {
+		switch {
+		case !old[l.seq] || l.kind == "seen" || l.kind == "archive":
+			if l.kind == "event" {
+				offsets[l.seq] = size
+			}
+			put(keep, l.raw)
+		case l.kind == "event":
+			put(archive, l.raw)
+		default: // its outcome: archived, and summed up in a seen line
+			put(archive, l.raw)
+			key, ok := keyOf[l.seq]
+			if !ok {
+				return fmt.Errorf("journal: compact: no key for event %d", l.seq)
+			}
+			line.Reset()
+			if err := appendLine(&line, journalLine{Kind: "seen", Seq: l.seq, At: l.at, Key: key, Hash: j.keys[key].hash.String(), Status: Status(l.kind), Reason: l.reason}); err != nil {
+				return err
+			}
+			put(keep, bytes.TrimSuffix(line.Bytes(), []byte("\n")))
+		}
+		return nil
+	})
+	if err == nil {
+		err = archive.Flush()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("journal: compact: %w", err)
+	}
+	sum, err := syncArchive(af)
 	if err != nil {
 		return 0, err
 	}
-	if err := appendLine(&keep, journalLine{Kind: "archive", At: now.UTC(), File: filepath.Base(file), SHA256: sum}); err != nil {
+	line.Reset()
+	if err := appendLine(&line, journalLine{Kind: "archive", At: now.UTC(), File: filepath.Base(file), SHA256: sum}); err != nil {
 		return 0, err
 	}
-	tmp := j.path + ".compact"
-	if err := writeFileAtomic(tmp, keep.Bytes(), 0o600); err != nil {
+	put(keep, bytes.TrimSuffix(line.Bytes(), []byte("\n")))
+	if err := keep.Flush(); err != nil {
 		return 0, fmt.Errorf("journal: compact: %w", err)
 	}
+	if err := errors.Join(kf.Sync(), kf.Close()); err != nil {
+		kf = nil
+		os.Remove(tmp)
+		return 0, fmt.Errorf("journal: compact: %w", err)
+	}
+	kf = nil
 	if err := os.Rename(tmp, j.path); err != nil {
+		os.Remove(tmp)
 		return 0, fmt.Errorf("journal: compact: %w", err)
 	}
 	if err := syncDir(filepath.Dir(j.path)); err != nil {
 		return 0, err
 	}
-	f, err := os.OpenFile(j.path, os.O_RDWR|os.O_APPEND, 0o600)
+	// The events still pending moved within the file.
+	for seq, ref := range j.pending {
+		off, ok := offsets[seq]
+		if !ok {
+			j.err = fmt.Errorf("journal: compact: pending event %d was not copied", seq)
+			return moved, j.err
+		}
+		ref.off = off
+	}
+	f, err := os.OpenFile(j.path, os.O_RDWR, 0o600)
 	if err != nil {
 		j.err = fmt.Errorf("journal: reopen after compaction: %w", err)
 		return moved, j.err
 	}
 	j.f.Close()
-	j.f = f
+	j.f, j.size = f, size
 	return moved, nil
 }
 
-// rawLine is a journal line as written, with what compaction needs.
-type rawLine struct {
-	raw    []byte
+// compactLine is a journal line as written, with what compaction needs.
+type compactLine struct {
+	raw    []byte // valid during the callback only
 	kind   string
 	seq    uint64
 	at     time.Time
 	reason string
 }
 
-func readJournalLines(path string) ([]rawLine, error) {
+// eachJournalLine calls fn with each line of the journal at path, in
+// order, without keeping them.
+func eachJournalLine(path string, fn func(*compactLine) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("journal: compact: %w", err)
+		return fmt.Errorf("journal: compact: %w", err)
 	}
 	defer f.Close()
-	var out []rawLine
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
 	for sc.Scan() {
-		var l journalLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return nil, fmt.Errorf("journal: compact: %w", err)
+		raw := sc.Bytes()
+		l := compactLine{raw: raw}
+		if h, ok := decodeEventHead(raw); ok {
+			// An event line's time is not needed, nor its event.
+			l.kind, l.seq = h.kind, h.seq
+		} else {
+			var jl journalLine
+			if err := json.Unmarshal(raw, &jl); err != nil {
+				return fmt.Errorf("journal: compact: %w", err)
+			}
+			l.kind, l.seq, l.at, l.reason = jl.Kind, jl.Seq, jl.At, jl.Reason
 		}
-		out = append(out, rawLine{raw: bytes.Clone(sc.Bytes()), kind: l.Kind, seq: l.Seq, at: l.At, reason: l.Reason})
+		if err := fn(&l); err != nil {
+			return err
+		}
 	}
-	return out, sc.Err()
+	return sc.Err()
 }
 
-// appendArchive appends data to the archive file, fsyncs it, and returns
-// the SHA-256 of the whole file.
-func appendArchive(file string, data []byte) (string, error) {
-	f, err := os.OpenFile(file, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return "", fmt.Errorf("journal: archive: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return "", fmt.Errorf("journal: archive: %w", err)
-	}
+// syncArchive fsyncs the archive file f, open for appending, and returns
+// the SHA-256 of its whole content.
+func syncArchive(f *os.File) (string, error) {
 	if err := f.Sync(); err != nil {
-		f.Close()
 		return "", fmt.Errorf("journal: archive: %w", err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
-		return "", err
-	}
-	h := sha256.New()
-	_, err = io.Copy(h, f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	r, err := os.Open(f.Name())
 	if err != nil {
 		return "", fmt.Errorf("journal: archive: %w", err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), errors.Join(syncDir(filepath.Dir(file)))
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", fmt.Errorf("journal: archive: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), syncDir(filepath.Dir(f.Name()))
 }
 
 // compactJob is the scheduled compaction: the audit log rotates into a

@@ -56,6 +56,9 @@ type Engine struct {
 	// claimedHook, set by tests, runs after a claimed file is journaled and
 	// before it moves to done/: the window a crash or a writer can hit.
 	claimedHook func(claimed string) error
+	// chunkHook, set by tests, runs after each chunk of a file is
+	// journaled: a crash between two chunks.
+	chunkHook func(chunk int) error
 	// stalled is set while the state directory takes no writes (see
 	// writable). Only Run's goroutine uses it.
 	stalled bool
@@ -80,6 +83,10 @@ type Engine struct {
 	obs Observer
 	// lease is the lease Run works under; nil: always the leader.
 	lease *leadership
+	// chunk is how many events a round of Process takes, and how many
+	// rows of a file are journaled at a time; 0: processChunk. Tests make
+	// it small.
+	chunk int
 }
 
 // Heartbeat returns when Run's loop last went round or an operation last
@@ -264,13 +271,18 @@ func (e *Engine) Process(ctx context.Context) (*Plan, Report, error) {
 	return e.process(ctx)
 }
 
-// process is Process with e.proc held.
+// process is Process with e.proc held. A round takes the runnable events
+// a chunk at a time (see chunkEvents): each chunk is read back from the
+// journal, planned against a fresh snapshot, applied and resolved before
+// the next is read, so a backlog of 100,000 events never sits in memory
+// with its plan. The plan it returns is the last round's: its outcomes
+// from every chunk, its operations from the last.
 func (e *Engine) process(ctx context.Context) (*Plan, Report, error) {
-	defer e.reportBacklog()
+	defer e.reportPending()
 	plan, total := &Plan{}, Report{}
 	for {
-		pending := e.runnable()
-		if len(pending) == 0 {
+		idx := e.runnableIndex()
+		if len(idx) == 0 {
 			break
 		}
 		// A lease lost between rounds stops the batch: the leader now
@@ -279,22 +291,70 @@ func (e *Engine) process(ctx context.Context) (*Plan, Report, error) {
 			e.logBatch(total)
 			return plan, total, err
 		}
-		p, rep, err := e.processOnce(ctx, pending)
-		if p != nil {
-			plan = p
+		chunks := chunkEvents(idx, e.chunkSize())
+		var snap *rules.Snapshot // the first chunk's, when the guard read it
+		if len(chunks) > 1 {
+			var err error
+			if snap, err = e.snapshot(ctx); err == nil {
+				var whole bool
+				if whole, err = e.guardNeedsWhole(chunks, snap, e.Rules()); whole {
+					e.log.Info().Int("events", len(idx)).Msg("the mass-change guard must see this round whole: it is planned in one piece")
+					chunks = [][]uint64{slices.Concat(chunks...)}
+				}
+			}
+			if err != nil {
+				e.logBatch(total)
+				return plan, total, err
+			}
+			if len(chunks) > 1 {
+				e.log.Info().Int("events", len(idx)).Int("chunks", len(chunks)).Msg("large batch: planned and applied a chunk at a time")
+			}
 		}
-		total.Applied += rep.Applied
-		total.Satisfied += rep.Satisfied
-		total.Refused += rep.Refused
-		total.Done += rep.Done
-		total.Held = rep.Held
-		total.Guarded += rep.Guarded
-		total.Holds = append(total.Holds, rep.Holds...)
-		if err != nil {
-			e.logBatch(total)
-			return plan, total, err
+		round, finished, held := &Plan{}, 0, 0
+		for i, c := range chunks {
+			if i > 0 {
+				if err := e.lease.standby(); err != nil {
+					total.Held = held
+					e.logBatch(total)
+					return round, total, err
+				}
+			}
+			pending, err := e.journal.entries(c)
+			var p *Plan
+			var rep Report
+			if err == nil {
+				p, rep, err = e.processOnce(ctx, pending, snap)
+			}
+			snap = nil
+			switch {
+			case p != nil && len(chunks) == 1:
+				round = p
+			case p != nil:
+				mergePlan(round, p)
+			}
+			total.Applied += rep.Applied
+			total.Satisfied += rep.Satisfied
+			total.Refused += rep.Refused
+			total.Done += rep.Done
+			total.Guarded += rep.Guarded
+			total.Holds = append(total.Holds, rep.Holds...)
+			held += rep.Held
+			finished += rep.Done + rep.Refused
+			if err != nil {
+				if p != nil || i > 0 {
+					plan = round
+				}
+				total.Held = held
+				e.logBatch(total)
+				return plan, total, err
+			}
+			if len(chunks) > 1 {
+				e.log.Debug().Int("chunk", i+1).Int("of", len(chunks)).Int("events", len(pending)).Int("applied", rep.Applied).
+					Int("done", rep.Done).Int("refused", rep.Refused).Msg("chunk processed")
+			}
 		}
-		if finished := rep.Done + rep.Refused; finished == 0 || len(pending)-finished <= rep.Held {
+		plan, total.Held = round, held
+		if finished == 0 || len(idx)-finished <= held {
 			break
 		}
 	}
@@ -302,11 +362,14 @@ func (e *Engine) process(ctx context.Context) (*Plan, Report, error) {
 	return plan, total, nil
 }
 
-// processOnce runs one round of Process over pending.
-func (e *Engine) processOnce(ctx context.Context, pending []Entry) (*Plan, Report, error) {
-	snap, err := e.dir.Snapshot(ctx)
-	if err != nil {
-		return nil, Report{}, fmt.Errorf("sync: read directory: %w", err)
+// processOnce plans pending against snap, or against a fresh snapshot
+// when snap is nil, and applies and resolves the plan.
+func (e *Engine) processOnce(ctx context.Context, pending []Entry, snap *rules.Snapshot) (*Plan, Report, error) {
+	if snap == nil {
+		var err error
+		if snap, err = e.snapshot(ctx); err != nil {
+			return nil, Report{}, err
+		}
 	}
 	r := e.Rules()
 	plan := e.planner(r).Plan(pending, snap, e.now())
@@ -336,13 +399,16 @@ func (e *Engine) processOnce(ctx context.Context, pending []Entry) (*Plan, Repor
 	return plan, rep, err
 }
 
-// runnable returns the pending events that no pending hold keeps back.
+// runnable returns the pending events that no pending hold keeps back,
+// read whole from the journal.
 func (e *Engine) runnable() []Entry {
-	pending := e.journal.Pending()
-	return slices.DeleteFunc(pending, func(en Entry) bool {
-		h := e.holds.of(en.Event.Key())
-		return h != nil && h.Status == HoldPending
-	})
+	idx := e.runnableIndex()
+	seqs := make([]uint64, len(idx))
+	for i, p := range idx {
+		seqs[i] = p.seq
+	}
+	pending, _ := e.journal.entries(seqs) // an error stops the journal: see Err
+	return pending
 }
 
 // managedCount is how many live accounts ldapsync manages.

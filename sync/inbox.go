@@ -230,20 +230,42 @@ func (e *Engine) ingest(name, stamp string, data []byte) (*IngestResult, error) 
 		return rr.IngestResult, err
 	}
 	log := e.log.With().Str("file", name).Logger()
-	batch, err := Parse(name, data, SourceInbox, e.Rules(), e.now(), WithHeaders(e.cfg.Inbox.Headers))
-	if err != nil {
+	// The events are journaled a chunk at a time, each chunk with one
+	// fsync, and not kept: a 100,000-row file never sits in memory as
+	// events. A crash between two chunks leaves the file in processing/;
+	// read again, its journaled events are duplicates and the rest are
+	// added, as after a crash before the file's one write.
+	now := e.now()
+	res := &IngestResult{}
+	events, chunks := 0, 0
+	batch, err := parseEach(name, data, SourceInbox, e.Rules(), now, e.chunkSize(), func(evs []Event, _ []Record) ([]int, error) {
+		added, err := e.addChunk(evs, now)
+		if err != nil {
+			return nil, err
+		}
+		if chunks++; e.chunkHook != nil {
+			if err := e.chunkHook(chunks); err != nil {
+				return nil, err
+			}
+		}
+		events += len(evs) - len(added.Conflicts)
+		res.Added += len(added.Added)
+		res.Duplicates += len(added.Duplicates)
+		return added.Conflicts, nil
+	}, WithHeaders(e.cfg.Inbox.Headers))
+	var fe *FileError
+	if errors.As(err, &fe) {
 		return nil, err
 	}
-	res := &IngestResult{Batch: batch}
-	for _, w := range batch.Warnings {
-		log.Warn().Str("warning", w).Msg("input file")
+	res.Batch = batch
+	if batch != nil {
+		for _, w := range batch.Warnings {
+			log.Warn().Str("warning", w).Msg("input file")
+		}
 	}
-	added, err := e.addEvents(batch.Events, e.now())
 	if err != nil {
 		return res, err
 	}
-	batch.reject(added.Conflicts, Problem{Field: FieldEventID, Msg: "already received with different content; give a corrected change a new event_id"})
-	res.Added, res.Duplicates = len(added.Added), len(added.Duplicates)
 	if len(batch.Rejected) > 0 {
 		for _, r := range batch.Rejected {
 			log.Warn().Int("line", r.Record.Origin.Line).Str("reason", r.Reason()).Msg("row rejected")
@@ -257,8 +279,9 @@ func (e *Engine) ingest(name, stamp string, data []byte) (*IngestResult, error) 
 			return res, fmt.Errorf("sync: write rejected rows: %w", err)
 		}
 	}
-	log.Info().Int("events", len(batch.Events)).Int("added", res.Added).Int("duplicates", res.Duplicates).
+	log.Info().Int("events", events).Int("added", res.Added).Int("duplicates", res.Duplicates).
 		Int("rejected", len(batch.Rejected)).Msg("file read")
+	e.reportPending()
 	return res, nil
 }
 

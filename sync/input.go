@@ -86,6 +86,38 @@ func WithHeaders(m HeaderMap) ParseOption {
 // A file that is not UTF-8 is read in the legacy encoding it is written in,
 // when that can be told for sure (see readLegacy), with a warning.
 func Parse(name string, data []byte, source string, r *rules.Rules, received time.Time, opts ...ParseOption) (*Batch, error) {
+	events, records := []Event{}, []Record{}
+	b, err := parseEach(name, data, source, r, received, 0, func(evs []Event, recs []Record) ([]int, error) {
+		if evs != nil {
+			events, records = evs, recs
+		}
+		return nil, nil
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	b.Events, b.records = events, records
+	return b, nil
+}
+
+// chunkFunc takes one chunk of a file's valid events, with the records
+// they were read from, and returns the indexes of those to reject as
+// conflicts (see Journal.Add); the chunk is not kept after it returns.
+type chunkFunc func(events []Event, records []Record) (conflicts []int, err error)
+
+// conflictProblem is why an event whose event_id the journal holds with
+// other content is rejected.
+var conflictProblem = Problem{Field: FieldEventID, Msg: "already received with different content; give a corrected change a new event_id"}
+
+// parseEach reads one input file as Parse does, and hands its valid
+// events to fn a chunk of at most size at a time (size 0: all at once,
+// at the end), rejecting those fn returns as conflicts. The batch it
+// returns has the rejections and warnings, not the events. A UTF-8 CSV
+// file is checked whole for what makes it unreadable (a broken quote)
+// before the first chunk goes to fn, so that fn never takes part of a
+// file that is then set aside; a file in a legacy encoding is decoded
+// whole first (see readLegacy).
+func parseEach(name string, data []byte, source string, r *rules.Rules, received time.Time, size int, fn chunkFunc, opts ...ParseOption) (*Batch, error) {
 	var o parseOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -99,23 +131,25 @@ func Parse(name string, data []byte, source string, r *rules.Rules, received tim
 		b.headers = idx
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	first := map[string]int{}
+	var events []Event
 	var records []Record
-	var err error
-	switch {
-	case b.Format == "":
-		err = fmt.Errorf("unknown file type %q: want .csv or .jsonl (.ndjson)", filepath.Ext(name))
-	case utf8.Valid(data):
-		records, err = b.read(data)
-	default:
-		records, err = b.readLegacy(data)
+	var fnErr error
+	flush := func() {
+		if fnErr != nil {
+			return
+		}
+		conflicts, err := fn(events, records)
+		if err != nil {
+			fnErr = err
+			return
+		}
+		for _, i := range conflicts {
+			b.Rejected = append(b.Rejected, Rejection{Record: records[i], Problems: []Problem{conflictProblem}})
+		}
+		events, records = nil, nil
 	}
-	if err != nil {
-		return nil, &FileError{name, err}
-	}
-	first := make(map[string]int, len(records))
-	b.Events = make([]Event, 0, len(records))
-	b.records = make([]Record, 0, len(records))
-	for _, rec := range records {
+	take := func(rec Record) {
 		ev, probs := decode(rec, r, source, received)
 		probs = withProblems(probs, b.encodingProblems(rec))
 		if line, dup := first[ev.ID]; dup && ev.ID != "" {
@@ -124,22 +158,69 @@ func Parse(name string, data []byte, source string, r *rules.Rules, received tim
 		}
 		if len(probs) > 0 {
 			b.Rejected = append(b.Rejected, Rejection{Record: rec, Problems: probs})
-			continue
+			return
 		}
 		first[ev.ID] = rec.Origin.Line
-		b.Events = append(b.Events, ev)
-		b.records = append(b.records, rec)
+		events, records = append(events, ev), append(records, rec)
+		if size > 0 && len(events) >= size {
+			flush()
+		}
+	}
+	var err error
+	switch {
+	case b.Format == "":
+		err = fmt.Errorf("unknown file type %q: want .csv or .jsonl (.ndjson)", filepath.Ext(name))
+	case utf8.Valid(data) && b.Format == FormatCSV && size > 0:
+		if err = checkCSV(data); err == nil {
+			err = b.readCSVEach(data, take)
+		}
+	case utf8.Valid(data):
+		err = b.readEach(data, take)
+	default:
+		var recs []Record
+		if recs, err = b.readLegacy(data); err == nil {
+			for _, rec := range recs {
+				take(rec)
+			}
+		}
+	}
+	if err != nil {
+		return nil, &FileError{name, err}
+	}
+	if len(events) > 0 || size == 0 {
+		flush()
 	}
 	slices.SortStableFunc(b.Rejected, func(x, y Rejection) int { return x.Record.Origin.Line - y.Record.Origin.Line })
-	return b, nil
+	return b, fnErr
 }
 
 // read reads data, UTF-8, in the batch's format.
 func (b *Batch) read(data []byte) ([]Record, error) {
+	var out []Record
+	err := b.readEach(data, func(rec Record) { out = append(out, rec) })
+	return out, err
+}
+
+// readEach reads data, UTF-8, in the batch's format, and calls emit with
+// each record, in order.
+func (b *Batch) readEach(data []byte, emit func(Record)) error {
 	if b.Format == FormatJSONL {
-		return b.readJSONL(data)
+		return b.readJSONLEach(data, emit)
 	}
-	return b.readCSV(data)
+	return b.readCSVEach(data, emit)
+}
+
+// checkCSV reads data as CSV for what makes a whole file unreadable (a
+// broken quote), keeping nothing.
+func checkCSV(data []byte) error {
+	cr := csv.NewReader(bytes.NewReader(data))
+	cr.Comma = detectDelimiter(data)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	if _, err := cr.Read(); err != nil {
+		return nil // readCSVEach says what is wrong with the header
+	}
+	return eachRow(cr, func([]string, int) {})
 }
 
 // withProblems adds more to probs, the problems decode found, in field
@@ -215,17 +296,17 @@ func (b *Batch) column(h string) string {
 	return n
 }
 
-func (b *Batch) readCSV(data []byte) ([]Record, error) {
+func (b *Batch) readCSVEach(data []byte, emit func(Record)) error {
 	b.delimiter = detectDelimiter(data)
 	cr := csv.NewReader(bytes.NewReader(data))
 	cr.Comma = b.delimiter
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err == io.EOF {
-		return nil, errors.New("empty file: want a header row and at least one record")
+		return errors.New("empty file: want a header row and at least one record")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("header: %w", err)
+		return fmt.Errorf("header: %w", err)
 	}
 	b.header = header
 	cols := make([]string, len(header))
@@ -239,9 +320,9 @@ func (b *Batch) readCSV(data []byte) ([]Record, error) {
 		case c == "":
 			continue
 		case dup && normalizeHeader(prev) == normalizeHeader(h):
-			return nil, fmt.Errorf("header: column %q appears twice", c)
+			return fmt.Errorf("header: column %q appears twice", c)
 		case dup:
-			return nil, fmt.Errorf("header: %q and %q both stand for the column %s (see sync.inbox.headers)", prev, h, c)
+			return fmt.Errorf("header: %q and %q both stand for the column %s (see sync.inbox.headers)", prev, h, c)
 		case !slices.Contains(Fields, c) && c != FieldError:
 			unknown = append(unknown, h)
 		}
@@ -255,14 +336,13 @@ func (b *Batch) readCSV(data []byte) ([]Record, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("header: missing column %s (the header row must name the columns: see README)", strings.Join(missing, ", "))
+		return fmt.Errorf("header: missing column %s (the header row must name the columns: see README)", strings.Join(missing, ", "))
 	}
 	if len(unknown) > 0 {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("ignored unknown columns: %s", strings.Join(unknown, ", ")))
 	}
 
-	var out []Record
-	err = eachRow(cr, func(row []string, line int) {
+	return eachRow(cr, func(row []string, line int) {
 		rec := Record{Origin: Origin{File: b.File, Line: line}, Values: map[string]string{}, Raw: slices.Clone(row)}
 		extra := false
 		for i, v := range row {
@@ -279,12 +359,8 @@ func (b *Batch) readCSV(data []byte) ([]Record, error) {
 			b.Rejected = append(b.Rejected, Rejection{Record: rec, Problems: []Problem{{Msg: fmt.Sprintf("row has %d fields, the header %d", len(row), len(cols))}}})
 			return
 		}
-		out = append(out, rec)
+		emit(rec)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // eachRow calls f with every row of cr that is not blank (Excel writes
@@ -321,9 +397,11 @@ func blank(row []string) bool {
 	return true
 }
 
-func (b *Batch) readJSONL(data []byte) ([]Record, error) {
-	var out []Record
-	for i, line := range bytes.Split(data, []byte("\n")) {
+func (b *Batch) readJSONLEach(data []byte, emit func(Record)) error {
+	emitted := 0
+	for i := 0; len(data) > 0; i++ {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte("\n"))
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
@@ -362,12 +440,13 @@ func (b *Batch) readJSONL(data []byte) ([]Record, error) {
 			b.Rejected = append(b.Rejected, Rejection{Record: rec, Problems: probs})
 			continue
 		}
-		out = append(out, rec)
+		emit(rec)
+		emitted++
 	}
-	if len(out) == 0 && len(b.Rejected) == 0 {
-		return nil, errors.New("empty file: want one JSON object a line")
+	if emitted == 0 && len(b.Rejected) == 0 {
+		return errors.New("empty file: want one JSON object a line")
 	}
-	return out, nil
+	return nil
 }
 
 // jsonString accepts a string, a number (HR ids exported as numbers) or an

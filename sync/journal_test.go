@@ -1,8 +1,11 @@
 package sync
 
 import (
+	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -190,7 +193,9 @@ func TestJournal_WriteErrorIsSticky(t *testing.T) {
 	if err := j.Resolve([]Resolution{{Seq: 1, Status: Done}}, t0); err == nil {
 		t.Error("Resolve after a failed write succeeded")
 	}
-	if n := len(j.Pending()); n != 1 {
+	// The file is closed: the pending events cannot be read back, but the
+	// journal knows how many there are.
+	if n := j.PendingCount(); n != 1 {
 		t.Errorf("pending = %d, want 1: the failed batch must not count", n)
 	}
 }
@@ -216,5 +221,54 @@ func TestJournal_ReopenAfterAFailedWrite(t *testing.T) {
 	}
 	if n := len(j.Pending()); n != 2 {
 		t.Errorf("pending %d, want 2", n)
+	}
+}
+
+// Start-up reads an event line's key and hash from its ends; a key with
+// characters JSON escapes goes through encoding/json, and both readings
+// agree with what Add wrote.
+func TestJournal_DecodeHead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j := openJournal(t, path)
+	plain, odd := testEvent("E1", "NV1"), testEvent(`E<2>&"x"`, "NV2")
+	if _, err := j.Add([]Event{plain, odd}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Resolve([]Resolution{{Seq: 1, Status: Done}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if _, ok := decodeEventHead(lines[0]); !ok {
+		t.Errorf("the fast path does not take %s", lines[0])
+	}
+	if _, ok := decodeEventHead(lines[1]); ok {
+		t.Errorf("the fast path takes an escaped key: %s", lines[1])
+	}
+	if h, ok := decodeDoneHead(lines[2]); !ok || h.seq != 1 {
+		t.Errorf("done line %s: %+v %v", lines[2], h, ok)
+	}
+	for i, ev := range []Event{plain, odd} {
+		h, err := decodeHead(lines[i])
+		want, _ := parseContentHash(ev.ContentHash())
+		if err != nil || h.key != ev.Key() || h.hash != want || h.seq != uint64(i+1) {
+			t.Errorf("line %d: %+v %v, want key %q", i+1, h, err, ev.Key())
+		}
+	}
+	j.Close()
+	j2 := openJournal(t, path)
+	if st, _, _ := j2.Lookup(plain.Key()); st != Done {
+		t.Errorf("%s: %s after reopening", plain.Key(), st)
+	}
+	if p := j2.Pending(); len(p) != 1 || p[0].Event.ID != odd.ID || p[0].Hash != odd.ContentHash() {
+		t.Errorf("pending after reopening: %+v", p)
+	}
+	// A line whose middle is cut is not taken by the fast path.
+	cut := append(slices.Clone(lines[0][:40]), lines[0][len(lines[0])-80:]...)
+	if _, err := decodeHead(cut); !errors.Is(err, errTornLine) {
+		t.Errorf("a line cut in the middle: %v", err)
 	}
 }
