@@ -112,7 +112,6 @@ type peopleRead struct {
 	unadopted []rules.Account
 }
 
-
 // searchPeople reads, with attrs, the entries where people are that also
 // match filter ("" for all), in one paged whole-subtree search of the base
 // for persons (inetOrgPerson, or ldapsyncAccount): each entry's place
