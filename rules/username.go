@@ -135,6 +135,9 @@ type Allocator struct {
 	taken    func(string) bool
 	reserved map[string]bool
 	issued   map[string]bool
+	// used, when set (NewAllocatorIn), holds the taken names, the reserved
+	// ones and those handed out, in one set: one look-up per rung.
+	used *NameSet
 	// next is, per rule 4 stem ("tuanlv.nh"), the number after the highest
 	// one handed out: every lower number was taken when last looked at.
 	next map[string]int
@@ -153,6 +156,19 @@ func NewAllocator(cfg UsernameConfig, taken func(string) bool) *Allocator {
 	}
 	for _, r := range cfg.Reserved {
 		a.reserved[r] = true
+	}
+	return a
+}
+
+// NewAllocatorIn returns an allocator whose taken names are those of
+// used; it adds the reserved names to used, and every name it hands out.
+// One look-up of a compact set per rung instead of three map look-ups:
+// what a plan over a large directory wants. cfg should have passed
+// Validate.
+func NewAllocatorIn(cfg UsernameConfig, used *NameSet) *Allocator {
+	a := &Allocator{maxLen: cfg.MaxLength, used: used, next: map[string]int{}}
+	for _, r := range cfg.Reserved {
+		used.Add(r)
 	}
 	return a
 }
@@ -214,6 +230,17 @@ func (a *Allocator) Allocate(n Name, abbr string) (string, error) {
 
 // claim hands out b if it fits and is free.
 func (a *Allocator) claim(b []byte) (string, bool) {
+	if a.used != nil {
+		if len(b) > a.maxLen {
+			return "", false
+		}
+		h := a.used.print(b)
+		if a.used.has(h) {
+			return "", false
+		}
+		a.used.insert(h)
+		return string(b), true
+	}
 	if len(b) > a.maxLen || a.reserved[string(b)] || a.issued[string(b)] {
 		return "", false
 	}

@@ -264,6 +264,25 @@ func BenchmarkAllocate(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*bc.n), "ns/person")
 		})
+		b.Run(bc.name+"/in-set", func(b *testing.B) {
+			// NewAllocatorIn, as the planner uses it: the directory's names
+			// and those handed out in one map.
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				used := NewNameSet(len(bc.dir) + bc.n)
+				for u := range bc.dir {
+					used.Add(u)
+				}
+				b.StartTimer()
+				a := NewAllocatorIn(cfg, used)
+				for _, p := range people[:bc.n] {
+					_, _ = a.Allocate(p.name, p.unit.LadderAbbr())
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*bc.n), "ns/person")
+			b.ReportMetric(float64(b.N*bc.n)/b.Elapsed().Seconds(), "names/s")
+		})
 		b.Run(bc.name+"/baseline", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

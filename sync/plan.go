@@ -267,7 +267,7 @@ type planState struct {
 	byUID map[string]*rules.Account
 	// unadopted are the hand-made entries, by dnKeyOf.
 	unadopted map[string]*rules.Account
-	taken     map[string]bool
+	taken     *rules.NameSet
 	alloc     *rules.Allocator
 	// names caches each uid's DN and mail address: a hire has three
 	// operations.
@@ -282,14 +282,15 @@ type planState struct {
 }
 
 func newPlanState(pl *Planner, snap *rules.Snapshot, now time.Time) *planState {
-	st := &planState{pl: pl, byEmployee: map[string][]*rules.Account{}, byUID: map[string]*rules.Account{}, taken: map[string]bool{},
+	st := &planState{pl: pl, byEmployee: map[string][]*rules.Account{}, byUID: map[string]*rules.Account{},
+		taken: rules.NewNameSet(len(snap.People) + len(snap.Accounts) + len(snap.Unadopted)),
 		names: map[string][2]string{}, expired: map[string]*rules.Account{}, planned: map[string]uint64{}, now: now}
 	for i := range snap.People {
 		p := snap.People[i] // a copy: planning changes it, the snapshot stays as read
 		if p.Revoked && !pl.embargoed(&p, now) {
 			st.expired[fold(p.UID)] = &p
 		} else {
-			st.taken[fold(p.UID)] = true
+			st.taken.Add(fold(p.UID))
 		}
 		if p.EmployeeID != "" {
 			k := fold(p.EmployeeID)
@@ -300,19 +301,21 @@ func newPlanState(pl *Planner, snap *rules.Snapshot, now time.Time) *planState {
 		}
 	}
 	for _, a := range snap.Accounts {
-		st.taken[fold(a)] = true
+		st.taken.Add(fold(a))
 	}
 	st.unadopted = make(map[string]*rules.Account, len(snap.Unadopted))
 	for i := range snap.Unadopted {
 		a := snap.Unadopted[i]
 		st.unadopted[dnKeyOf(a.DN)] = &a
-		st.taken[fold(a.UID)] = true
+		st.taken.Add(fold(a.UID))
 	}
 	for _, u := range pl.Rules.Units.All() {
-		st.taken[u.Account()] = true
+		st.taken.Add(u.Account())
 	}
-	// The allocator hands out lower-case names only.
-	st.alloc = rules.NewAllocator(pl.Rules.Username, func(u string) bool { return st.taken[u] })
+	// The allocator hands out lower-case names only. It looks names up in
+	// st.taken and adds those it hands out (and the reserved ones) to it:
+	// one look-up of a compact set per rung.
+	st.alloc = rules.NewAllocatorIn(pl.Rules.Username, st.taken)
 	return st
 }
 
@@ -393,7 +396,6 @@ func (st *planState) hire(p *Plan, e *Entry) {
 		refuse("no username for %q: %v", ev.Name.Full(), err)
 		return
 	}
-	st.taken[uid] = true
 	if old, ok := st.expired[uid]; ok {
 		delete(st.expired, uid)
 		p.Ops = append(p.Ops, st.op(OpPurge, e, uid, fmt.Sprintf("the name of employee %s's account, revoked %s, is free again (reuse embargo %s)",
