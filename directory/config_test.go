@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ldapsync/ldapsync/internal/secret"
-	"github.com/ldapsync/ldapsync/rules"
 )
 
 func validConfig() Config {
@@ -192,45 +191,5 @@ func TestConfig_tlsConfig(t *testing.T) {
 				t.Errorf("server name %q, min version %x, skip verify %v; want %q, TLS 1.2, verification", tc.ServerName, tc.MinVersion, tc.InsecureSkipVerify, tt.serverName)
 			}
 		})
-	}
-}
-
-func TestPersonIndex_find(t *testing.T) {
-	c := &Client{cfg: DefaultConfig()}
-	people := []rules.Account{
-		{UID: "tuanlv.nh", DN: "uid=tuanlv.nh,ou=people,dc=ninhthuan,dc=gov,dc=vn"},
-		{UID: "a,b", DN: `uid=a\2Cb,ou=people,dc=ninhthuan,dc=gov,dc=vn`},
-		{UID: "old", DN: "uid=old,ou=revoked,dc=ninhthuan,dc=gov,dc=vn", Revoked: true},
-		// Adopted where they were made, one with a uid also under People.
-		{UID: "nam", DN: "uid=nam,ou=Users,dc=ninhthuan,dc=gov,dc=vn"},
-		{UID: "hoatt", DN: "cn=Trần Thị Hoa,ou=sotttt-old,dc=ninhthuan,dc=gov,dc=vn"},
-		{UID: "nam", DN: "uid=nam,ou=people,dc=ninhthuan,dc=gov,dc=vn"},
-	}
-	idx := c.newPersonIndex(people)
-	tests := []struct {
-		member string
-		want   int // -1: not a person
-	}{
-		{"uid=tuanlv.nh,ou=people,dc=ninhthuan,dc=gov,dc=vn", 0},
-		{"UID=TuanLV.nh,OU=People,dc=ninhthuan,dc=gov,dc=vn", 0},
-		{"uid=tuanlv.nh, ou=people, dc=ninhthuan, dc=gov, dc=vn", 0}, // parsed
-		{`uid=a\,b,ou=people,dc=ninhthuan,dc=gov,dc=vn`, 1},          // escaped: parsed
-		{"uid=old,ou=revoked,dc=ninhthuan,dc=gov,dc=vn", 2},
-		{"uid=old,ou=people,dc=ninhthuan,dc=gov,dc=vn", -1}, // the live DN of a revoked person
-		{"uid=nobody,ou=people,dc=ninhthuan,dc=gov,dc=vn", -1},
-		{"uid=nam,ou=Users,dc=ninhthuan,dc=gov,dc=vn", 3},
-		{"UID=Nam,OU=users,DC=ninhthuan,DC=gov,DC=vn", 3},
-		{"cn=trần thị hoa,ou=SOTTTT-OLD,dc=ninhthuan,dc=gov,dc=vn", 4},
-		{"uid=nam,ou=people,dc=ninhthuan,dc=gov,dc=vn", 5},
-		{"", -1},
-	}
-	for _, tt := range tests {
-		i, ok := idx.find(tt.member)
-		if !ok {
-			i = -1
-		}
-		if i != tt.want {
-			t.Errorf("find(%q) = %d, want %d", tt.member, i, tt.want)
-		}
 	}
 }

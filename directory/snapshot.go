@@ -26,11 +26,12 @@ var personAttrs = []string{
 // pageSize is the number of entries per page of a whole-directory read.
 const pageSize = 500
 
-// Snapshot reads every person and account: one paged search of the people
-// wherever they are (under People, the revoked tombstones under Revoked,
-// adopted and hand-made entries anywhere else), one of the groups, and one
-// of the uid holders. However many people there are, and wherever they
-// are, it is these three searches.
+// Snapshot reads every person and account in one paged search of the base:
+// the people wherever they are (under People, the revoked tombstones under
+// Revoked, adopted and hand-made entries anywhere else) with their groups
+// from memberOf (the memberof overlay of setup part 40), and every other
+// entry that holds a uid. However many people there are, and wherever they
+// are, it is this one search.
 //
 // People are the accounts ldapsync manages, each with its real DN: the
 // entries under People with an employeeNumber, the tombstones, and the
@@ -59,40 +60,27 @@ const pageSize = 500
 // value would sweep on a wrong deadline (a lock during a notified absence).
 func (c *Client) Snapshot(ctx context.Context) (*rules.Snapshot, error) {
 	var snap rules.Snapshot
-	read, err := c.searchPeople(ctx, "snapshot", "", personAttrs)
+	// One search: every person with the groups memberOf names (the
+	// memberof overlay of setup part 40 keeps it), and every other entry
+	// that holds a uid, for the username ladder.
+	read, err := c.readPeople(ctx, "snapshot", "", append(slices.Clone(personAttrs), "memberOf"), true)
 	if err != nil {
 		return nil, err
 	}
-	snap.People, snap.Unadopted = read.people, read.unadopted
-	idx := c.newPersonIndex(snap.People)
-
-	groups, err := c.searchAll(ctx, c.cfg.under(c.cfg.Groups), ldap.ScopeSingleLevel, "(objectClass=groupOfNames)", []string{"cn", "member"})
-	if err != nil {
-		return nil, err
-	}
-	for _, g := range groups {
-		cn := groupCN(g)
-		for _, m := range g.GetEqualFoldAttributeValues("member") {
-			i, ok := idx.find(m)
-			if !ok {
-				continue // the empty placeholder, or not a person
+	snap.People, snap.Unadopted, snap.Accounts = read.people, read.unadopted, read.holders
+	// A handful of groups, named by every person: each value parsed once.
+	names := map[string]string{}
+	for i, e := range read.entries {
+		for _, g := range e.GetEqualFoldAttributeValues("memberOf") {
+			cn, seen := names[g]
+			if !seen {
+				cn, _ = c.groupName(g) // "": not one of ldapsync's groups
+				names[g] = cn
 			}
-			c.addGroup(&snap.People[i], cn)
+			if cn != "" {
+				c.addGroup(&snap.People[i], cn)
+			}
 		}
-	}
-	byDN := idx.byDN
-
-	holders, err := c.searchAll(ctx, c.cfg.BaseDN, ldap.ScopeWholeSubtree, "(uid=*)", []string{"uid"})
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range holders {
-		if _, person := byDN[dnKey(e.DN)]; !person {
-			snap.Accounts = append(snap.Accounts, e.GetEqualFoldAttributeValues("uid")...)
-		}
-	}
-
-	for i := range snap.People {
 		slices.Sort(snap.People[i].Groups)
 	}
 	slices.SortFunc(snap.People, func(a, b rules.Account) int { return strings.Compare(a.UID, b.UID) })
@@ -110,6 +98,9 @@ type peopleRead struct {
 	entries []*ldap.Entry
 	// unadopted are the hand-made entries (see Snapshot).
 	unadopted []rules.Account
+	// holders are the uids of the entries that are not people (units,
+	// services, hand-made entries), when asked for.
+	holders []string
 }
 
 // searchPeople reads, with attrs, the entries where people are that also
@@ -118,6 +109,12 @@ type peopleRead struct {
 // comes from its DN (see layout.place), which leaves out ldapsync's other
 // containers, the entries below a tombstone and the service account.
 func (c *Client) searchPeople(ctx context.Context, what, filter string, attrs []string) (peopleRead, error) {
+	return c.readPeople(ctx, what, filter, attrs, false)
+}
+
+// readPeople is searchPeople; with holders, the same search also returns
+// every other entry with a uid, and read.holders their uids.
+func (c *Client) readPeople(ctx context.Context, what, filter string, attrs []string, holders bool) (peopleRead, error) {
 	var read peopleRead
 	var bad badValues
 	with := func(f string) string {
@@ -130,17 +127,24 @@ func (c *Client) searchPeople(ctx context.Context, what, filter string, attrs []
 	// directly under People, the tombstones directly under Revoked, and
 	// the entries made by hand elsewhere (adopted or not). One pass over
 	// the directory instead of one per place.
-	found, err := c.searchAll(ctx, c.cfg.BaseDN, ldap.ScopeWholeSubtree,
-		with("(|(objectClass=inetOrgPerson)(objectClass=ldapsyncAccount))"), append(slices.Clone(attrs), "objectClass"))
+	persons := "(|(objectClass=inetOrgPerson)(objectClass=ldapsyncAccount))"
+	if holders {
+		persons = "(|(objectClass=inetOrgPerson)(objectClass=ldapsyncAccount)(uid=*))"
+	}
+	found, err := c.searchAll(ctx, c.cfg.BaseDN, ldap.ScopeWholeSubtree, with(persons), append(slices.Clone(attrs), "objectClass"))
 	if err != nil {
 		return peopleRead{}, err
 	}
 	for _, e := range found {
 		where := c.where.placeOf(e.DN)
-		if where == nowhere || where != elsewhere && !hasFold(e.GetEqualFoldAttributeValues("objectClass"), "inetOrgPerson") {
-			continue
+		kind := kindOther
+		if where != nowhere && (where == elsewhere || hasFold(e.GetEqualFoldAttributeValues("objectClass"), "inetOrgPerson")) {
+			kind = c.kindOf(e, where)
 		}
-		switch c.kindOf(e, where) {
+		if holders && kind != kindPerson {
+			read.holders = append(read.holders, e.GetEqualFoldAttributeValues("uid")...)
+		}
+		switch kind {
 		case kindPerson:
 			p, err := personFromEntry(e)
 			if err != nil {
@@ -365,60 +369,6 @@ func groupCN(e *ldap.Entry) string {
 		}
 	}
 	return e.GetEqualFoldAttributeValue("cn")
-}
-
-// personIndex finds people by a DN as a group's member value holds it.
-// Groups of a province hold tens of thousands of members, nearly all
-// written by ldapsync as uid=<uid>,<People>,<BaseDN>: those are found by
-// their uid without parsing the DN, which would dominate a snapshot's
-// time. Anything else (an adopted person's DN anywhere under the base, a
-// DN written another way) is compared as slapd compares DNs.
-type personIndex struct {
-	byDN map[string]int // dnKey → index
-	// byUID maps the lower-case uid of the people whose DN is, in lower
-	// case, uid=<uid><suffix> to their index.
-	byUID  map[string]int
-	suffix string // ",<People>,<BaseDN>", lower case
-}
-
-func (c *Client) newPersonIndex(people []rules.Account) personIndex {
-	idx := personIndex{
-		byDN:   make(map[string]int, len(people)),
-		byUID:  make(map[string]int, len(people)),
-		suffix: "," + strings.ToLower(c.cfg.under(c.cfg.People)),
-	}
-	for i, p := range people {
-		idx.byDN[dnKey(p.DN)] = i
-		if uid, ok := idx.fastUID(p.DN); ok {
-			idx.byUID[uid] = i
-		}
-	}
-	return idx
-}
-
-// fastUID returns the lower-case uid of dn when dn is uid=<uid><suffix>
-// with nothing escaped.
-func (idx personIndex) fastUID(dn string) (string, bool) {
-	rdn, ok := strings.CutSuffix(strings.ToLower(dn), idx.suffix)
-	if !ok {
-		return "", false
-	}
-	uid, ok := strings.CutPrefix(rdn, "uid=")
-	if !ok || strings.ContainsAny(uid, "\\,+=\"<>;# ") {
-		return "", false
-	}
-	return uid, true
-}
-
-// find returns the index of the person dn names.
-func (idx personIndex) find(dn string) (int, bool) {
-	if uid, ok := idx.fastUID(dn); ok {
-		if i, ok := idx.byUID[uid]; ok {
-			return i, true
-		}
-	}
-	i, ok := idx.byDN[dnKey(dn)]
-	return i, ok
 }
 
 // dnKey returns a form of dn for comparing DNs as slapd does for the
