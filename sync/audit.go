@@ -85,11 +85,18 @@ type Audit struct {
 	// first record (zero while it is empty): see Rotate.
 	first    time.Time
 	firstSeq uint64
+	// sealed are the seals of the closed segments, in chain order: what
+	// the next seal record says (see Rotate). unsealed is set while one
+	// of them is not in a seal record yet.
+	sealed   []segmentSeal
+	unsealed bool
 }
 
-// OpenAudit opens or creates the log at path and verifies the whole chain,
-// so that a tampered log is found at start, not months later. A record cut
-// short by a crash is removed; repaired reports it.
+// OpenAudit opens or creates the log at path and checks the whole chain,
+// so that a tampered log is found at start, not months later: the closed
+// segments by their seals, the current one record by record (see
+// auditopen.go). A record cut short by a crash is removed; repaired
+// reports it.
 func OpenAudit(path string) (a *Audit, repaired bool, err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -103,32 +110,52 @@ func OpenAudit(path string) (a *Audit, repaired bool, err error) {
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return nil, false, err
 	}
-	a = &Audit{path: path, f: f, open: map[uint64]AuditRecord{}, openByOp: map[intentKey]uint64{}}
-	var v verifier
-	// The closed segments first: the current one goes on with their chain.
 	segs, err := auditSegments(path)
 	if err != nil {
 		return nil, false, err
 	}
-	for _, seg := range segs {
-		if err := verifySegment(&v, seg.path, a.track); err != nil {
-			return nil, false, err
-		}
-	}
-	repaired, err = scanLines(f, func(_ int, line []byte) error {
-		rec, err := v.next(line)
-		if err == nil {
-			a.track(rec)
-			if a.firstSeq == 0 {
-				a.first, a.firstSeq = rec.Time, rec.Seq
-			}
-		}
-		return err
+	// The closed segments are hashed while the current one is read: the
+	// current one's last seal says which hashes they must have.
+	closed := make([]closedSegment, len(segs))
+	var wg gosync.WaitGroup
+	wg.Go(func() {
+		parallel(len(segs), func(i int) {
+			closed[i].seg = segs[i]
+			hashSegment(&closed[i])
+		})
 	})
+	s := newChainScan(true)
+	repaired, err = scanLines(f, func(_ int, line []byte) error { return s.line(line) })
+	wg.Wait()
 	if err != nil {
 		return nil, false, fmt.Errorf("audit: %w", err)
 	}
-	a.seq, a.head, a.written, a.synced = v.n, v.head, v.n, v.n
+	closed, n, head, err := checkClosed(segs, closed, s.seal)
+	if err != nil {
+		return nil, false, err
+	}
+	// The current segment goes on with their chain.
+	switch {
+	case !s.started:
+		s.n, s.head = n, []byte(head)
+	case s.firstSeq != n+1:
+		return nil, false, fmt.Errorf("audit: %s line 1: %w: record has seq %d, want %d", path, ErrAuditBroken, s.firstSeq, n+1)
+	case s.firstPrev != head:
+		return nil, false, fmt.Errorf("audit: %s line 1: %w: record %d does not follow record %d", path, ErrAuditBroken, s.firstSeq, n)
+	}
+	open, byOp, err := s.openIntents(f)
+	if err != nil {
+		return nil, false, err
+	}
+	a = &Audit{path: path, f: f, open: open, openByOp: byOp}
+	for _, c := range closed {
+		a.sealed = append(a.sealed, c.seal)
+		a.unsealed = a.unsealed || c.unsealed
+	}
+	a.seq, a.head, a.written, a.synced = s.n, string(s.head), s.n, s.n
+	if s.started {
+		a.first, a.firstSeq = s.first, s.firstSeq
+	}
 	return a, repaired, nil
 }
 
@@ -194,7 +221,7 @@ func (a *Audit) Reopen() (repaired bool, err error) {
 	defer a.mu.Unlock()
 	old := a.f
 	a.f, a.seq, a.head, a.written, a.synced, a.open, a.err = fresh.f, fresh.seq, fresh.head, fresh.written, fresh.synced, fresh.open, nil
-	a.openByOp = fresh.openByOp
+	a.openByOp, a.first, a.firstSeq, a.sealed, a.unsealed = fresh.openByOp, fresh.first, fresh.firstSeq, fresh.sealed, fresh.unsealed
 	old.Close()
 	return repaired, nil
 }
@@ -204,6 +231,11 @@ func (a *Audit) Reopen() (repaired bool, err error) {
 func (a *Audit) Append(rec AuditRecord) (AuditRecord, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.append(rec)
+}
+
+// append is Append with a.mu held.
+func (a *Audit) append(rec AuditRecord) (AuditRecord, error) {
 	if a.err != nil {
 		return rec, a.err
 	}

@@ -76,17 +76,32 @@ func AuditFiles(path string) ([]string, error) {
 // Rotate closes the current segment when its first record is of an
 // earlier month (in loc) than now, and starts a new one that goes on with
 // the same chain. It does nothing while an operation's intent has no
-// outcome yet (the two stay in one segment) or when the segment is empty.
-// It reports whether it rotated.
+// outcome yet (the two stay in one segment, so a closed segment holds no
+// open intent) or when the segment is empty. It reports whether it
+// rotated.
+//
+// The segment it closes is read back and checked first, and the new one
+// starts with a seal record (ActionSeal, at now) for every closed segment,
+// which the next open checks instead of their records. When the log has a
+// closed segment no seal names (left by an earlier version, or by a
+// rotation a crash interrupted), Rotate writes a seal record also when it
+// does not rotate.
 func (a *Audit) Rotate(now time.Time, loc *time.Location) (bool, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.err != nil || a.first.IsZero() || len(a.open) > 0 {
+	if a.err != nil {
 		return false, a.err
 	}
 	y1, m1, _ := a.first.In(loc).Date()
 	y2, m2, _ := now.In(loc).Date()
-	if y1 == y2 && m1 == m2 {
+	if a.first.IsZero() || len(a.open) > 0 || y1 == y2 && m1 == m2 {
+		if !a.unsealed {
+			return false, nil
+		}
+		if _, err := a.append(sealRecord(now, a.sealed)); err != nil {
+			return false, err
+		}
+		a.unsealed = false
 		return false, nil
 	}
 	if err := a.f.Sync(); err != nil {
@@ -98,17 +113,40 @@ func (a *Audit) Rotate(now time.Time, loc *time.Location) (bool, error) {
 	if _, err := os.Stat(closed); err == nil {
 		return false, fmt.Errorf("audit: rotate: %s exists already", closed)
 	}
+	// What is sealed is what is on disk, checked again: a record changed
+	// since the open is not sealed as if it were the one written.
+	seal, err := sealCurrent(a.path, a.seq, a.head)
+	if err != nil {
+		a.err = fmt.Errorf("audit: rotate: %w", err)
+		return false, a.err
+	}
+	seal.name = filepath.Base(closed)
 	if err := os.Rename(a.path, closed); err != nil {
 		return false, fmt.Errorf("audit: rotate: %w", err)
 	}
 	f, err := os.OpenFile(a.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		// The records are all in the closed segment; appending stops until
-		// Reopen finds the file.
+		// Reopen finds the file (and the segment unsealed).
 		a.err = fmt.Errorf("audit: rotate: %w", err)
 		return true, a.err
 	}
 	err = errors.Join(syncDir(filepath.Dir(a.path)), a.f.Close())
 	a.f, a.first, a.firstSeq = f, time.Time{}, 0
-	return true, err
+	a.sealed = append(slices.Clip(a.sealed), seal)
+	if _, serr := a.append(sealRecord(now, a.sealed)); serr != nil {
+		return true, errors.Join(err, serr)
+	}
+	a.unsealed = false
+	return true, errors.Join(err, a.syncLocked())
+}
+
+// syncLocked fsyncs the file with a.mu held: for Rotate, which is rare.
+func (a *Audit) syncLocked() error {
+	if err := a.f.Sync(); err != nil {
+		a.err = fmt.Errorf("audit: fsync: %w", err)
+		return a.err
+	}
+	a.synced = a.written
+	return nil
 }

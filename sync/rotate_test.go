@@ -45,6 +45,10 @@ func TestAudit_Rotate(t *testing.T) {
 		t.Fatalf("no rotation into a new month: %v %v", rotated, err)
 	}
 	add(t0, "restore")
+	// The new segment starts with the seal of the closed one.
+	if a.firstSeq != 5 || !a.first.Equal(t0) || a.unsealed || len(a.sealed) != 1 || a.sealed[0].last != 4 || a.sealed[0].records != 4 {
+		t.Errorf("after rotation: first %d %v, sealed %+v (unsealed %v)", a.firstSeq, a.first, a.sealed, a.unsealed)
+	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -53,19 +57,19 @@ func TestAudit_Rotate(t *testing.T) {
 		t.Fatalf("files %v", files)
 	}
 	n, head, err := VerifyAuditLog(path)
-	if err != nil || n != 5 {
+	if err != nil || n != 6 {
 		t.Fatalf("verify: %d %v", n, err)
 	}
 	a, _, err = OpenAudit(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seq, h := a.Head(); seq != 5 || h != head {
-		t.Errorf("reopened at %d %s, want 5 %s", seq, h, head)
+	if seq, h := a.Head(); seq != 6 || h != head {
+		t.Errorf("reopened at %d %s, want 6 %s", seq, h, head)
 	}
 	a.Close()
 	all, err := ReadAudit(path, nil)
-	if err != nil || len(all) != 5 {
+	if err != nil || len(all) != 6 || all[4].Action != ActionSeal {
 		t.Fatalf("read across segments: %d %v", len(all), err)
 	}
 	if alone, err := ReadAudit(files[0], nil); err != nil || len(alone) != 4 {
