@@ -10,7 +10,7 @@ BIN      := bin/ldapsync
 # sudo when not root; CI and containers run as root.
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build dev dev-slapd test test-dates test-systemd bench vet fmt clean
+.PHONY: all deps build dev dev-slapd test test-dates test-systemd bench bench-go vet fmt clean
 
 all: build
 
@@ -92,8 +92,17 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: run the benchmarks (see BENCHMARKS.md).
-bench: deps
+## bench: the whole daemon against a production-like slapd, each workload
+## beside its baseline in one table (cmd/ldapsync-bench; BENCH_N people,
+## default 20000, over BENCH_CONNS connections, default 4). The Go
+## benchmarks are bench-go. See BENCHMARKS.md.
+BENCH_N     ?= 20000
+BENCH_CONNS ?= 4
+bench: deps build
+	BENCH_N=$(BENCH_N) BENCH_CONNS=$(BENCH_CONNS) $(GO) run ./cmd/ldapsync-bench -ldapsync $(BIN)
+
+## bench-go: the Go benchmarks, each once with its baseline (see BENCHMARKS.md).
+bench-go: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fmt:
