@@ -646,15 +646,7 @@ func sealCurrent(path string, last uint64, head string) (segmentSeal, error) {
 	s := newChainScan(false)
 	var long []byte
 	for lineNo := 1; ; lineNo++ {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			long = append(long[:0], line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
-		}
+		line, err := readLine(br, &long)
 		if errors.Is(err, io.EOF) && len(line) == 0 {
 			break
 		}

@@ -169,20 +169,8 @@ func (e *Engine) reportPending() {
 // the file's reader reports it once, at the end.
 func (e *Engine) addChunk(events []Event, now time.Time) (AddResult, error) {
 	res, err := e.journal.Add(events, now)
-	if err != nil {
-		return res, err
+	if err == nil {
+		e.reportReceived(res.Added)
 	}
-	type key struct {
-		source string
-		typ    EventType
-	}
-	counts := map[key]int{}
-	for i := range res.Added {
-		ev := &res.Added[i].Event
-		counts[key{ev.Source, ev.Type}]++
-	}
-	for k, n := range counts {
-		e.obs.EventsReceived(k.source, k.typ, n)
-	}
-	return res, nil
+	return res, err
 }

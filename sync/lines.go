@@ -28,15 +28,7 @@ func scanLines(f *os.File, fn func(lineNo int, line []byte) error) (repaired boo
 	for lineNo := 1; ; lineNo++ {
 		// fn gets the line in br's buffer, not a copy: a journal of
 		// 100,000 events is read without 100,000 allocations.
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			long = append(long[:0], line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
-		}
+		line, err := readLine(br, &long)
 		if errors.Is(err, io.EOF) {
 			break // no newline: a torn write, or the clean end
 		}
@@ -65,4 +57,19 @@ func scanLines(f *os.File, fn func(lineNo int, line []byte) error) (repaired boo
 		return false, err
 	}
 	return true, f.Sync()
+}
+
+// readLine returns the next line of br, with its newline, in br's buffer;
+// a line longer than the buffer is put together in *long, which is reused.
+func readLine(br *bufio.Reader, long *[]byte) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return line, err
+	}
+	*long = append((*long)[:0], line...)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		line, err = br.ReadSlice('\n')
+		*long = append(*long, line...)
+	}
+	return *long, err
 }

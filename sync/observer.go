@@ -93,20 +93,25 @@ func (e *Engine) addEvents(events []Event, now time.Time) (AddResult, error) {
 	if err != nil || len(res.Added) == 0 {
 		return res, err
 	}
+	e.reportReceived(res.Added)
+	e.reportBacklog()
+	return res, nil
+}
+
+// reportReceived counts the events just journaled, by source and type.
+func (e *Engine) reportReceived(added []Entry) {
 	type key struct {
 		source string
 		typ    EventType
 	}
 	counts := map[key]int{}
-	for i := range res.Added {
-		ev := &res.Added[i].Event
+	for i := range added {
+		ev := &added[i].Event
 		counts[key{ev.Source, ev.Type}]++
 	}
 	for k, n := range counts {
 		e.obs.EventsReceived(k.source, k.typ, n)
 	}
-	e.reportBacklog()
-	return res, nil
 }
 
 // resolveEvents journals the outcomes res of events in pending (see

@@ -148,6 +148,21 @@ func (b *bench) hire(p *person) sync.Event {
 
 // timed runs f, measuring the wall time, this process's CPU and slapd's,
 // with f's requests recorded, and a CPU profile to profile when set.
+// process journals events and processes them through the engine, timed
+// and recorded under profile.
+func (b *bench) process(ctx context.Context, profile string, events []sync.Event) (recording, workload, sync.Report, error) {
+	var rep sync.Report
+	rec, w, err := b.timed(profile, func() error {
+		if _, err := b.eng.Journal().Add(events, now()); err != nil {
+			return err
+		}
+		var err error
+		_, rep, err = b.eng.Process(ctx)
+		return err
+	})
+	return rec, w, rep, err
+}
+
 func (b *bench) timed(profile string, f func() error) (recording, workload, error) {
 	var w workload
 	stop, err := b.profile(profile)
@@ -235,15 +250,7 @@ func (b *bench) initialLoad(ctx context.Context) error {
 		events[i] = b.hire(&people[i])
 	}
 	progress(b.o, "initial load: %d hires through the engine", len(events))
-	var rep sync.Report
-	rec, w, err := b.timed("load", func() error {
-		if _, err := b.eng.Journal().Add(events, now()); err != nil {
-			return err
-		}
-		var err error
-		_, rep, err = b.eng.Process(ctx)
-		return err
-	})
+	rec, w, rep, err := b.process(ctx, "load", events)
 	if err != nil {
 		return fmt.Errorf("initial load: %w", err)
 	}
@@ -491,15 +498,7 @@ func (b *bench) dailyBatch(ctx context.Context) error {
 		return err
 	}
 	progress(b.o, "daily batch of %d changes", len(events))
-	var rep sync.Report
-	rec, w, err := b.timed("batch", func() error {
-		if _, err := b.eng.Journal().Add(events, now()); err != nil {
-			return err
-		}
-		var err error
-		_, rep, err = b.eng.Process(ctx)
-		return err
-	})
+	rec, w, rep, err := b.process(ctx, "batch", events)
 	if err != nil {
 		return fmt.Errorf("daily batch: %w", err)
 	}
